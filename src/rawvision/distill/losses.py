@@ -1,0 +1,104 @@
+"""The ISP Distillation loss (Schwartz, Bronstein, Giryes, "ISP Distillation", Eq. 3, 4 and 7)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["kd_loss", "feature_loss", "isp_distillation_loss"]
+
+
+def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 4.0) -> torch.Tensor:
+    """Knowledge-distillation loss at temperature T (Hinton et al. 2015; ISP Distillation Eq. 3).
+
+    ``T^2 * KL(p || q)``, averaged over the batch, with ``p = softmax(teacher / T)`` and ``q = softmax(student / T)``.
+    This is the paper's ``-sum_i p_i log q_i`` (its Eq. 3 prints the sum without the minus sign) less the teacher's
+    entropy, a constant: the gradients are the same, and the value is 0 when the student matches the teacher.
+    The ``T^2`` factor keeps the gradient scale independent of T (Hinton et al., Sec. 2).
+
+    Args:
+        student_logits, teacher_logits: (B, K) float logits.
+        temperature: T > 0.
+
+    Returns:
+        Scalar tensor (nats).
+
+    Raises:
+        ValueError: T <= 0 or mismatched shapes.
+    """
+    if temperature <= 0:
+        raise ValueError(f"KD temperature must be > 0, got {temperature}")
+    if student_logits.shape != teacher_logits.shape:
+        raise ValueError(f"student logits {tuple(student_logits.shape)} and teacher's {tuple(teacher_logits.shape)} differ")
+    t = float(temperature)
+    log_q = F.log_softmax(student_logits.float() / t, dim=-1)
+    log_p = F.log_softmax(teacher_logits.float() / t, dim=-1)
+    return F.kl_div(log_q, log_p, reduction="batchmean", log_target=True) * (t * t)
+
+
+def feature_loss(student_features: torch.Tensor, teacher_features: torch.Tensor) -> torch.Tensor:
+    """The l2 term of Eq. 4 between penultimate features: mean squared difference over batch and dimensions.
+
+    Args:
+        student_features, teacher_features: (B, D) float.
+
+    Returns:
+        Scalar tensor, in squared feature units.
+    """
+    if student_features.shape != teacher_features.shape:
+        raise ValueError(
+            f"student features {tuple(student_features.shape)} and teacher's {tuple(teacher_features.shape)} differ"
+        )
+    return F.mse_loss(student_features.float(), teacher_features.float())
+
+
+def isp_distillation_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    student_features: torch.Tensor | None = None,
+    teacher_features: torch.Tensor | None = None,
+    *,
+    alpha: float = 0.9,
+    temperature: float = 4.0,
+    beta: float = 1.0,
+) -> dict[str, torch.Tensor]:
+    """``L = alpha * CE(student, labels) + (1 - alpha) * (T^2 KL_T(teacher || student) + beta * l2(f_t, f_s))``.
+
+    ISP Distillation Eq. 7 with the extended KD loss of Eq. 4. The paper's defaults are alpha = 0.9 and T = 4; it
+    gives no weight for the feature term (Eq. 4 adds it with weight 1), so ``beta`` defaults to 1.
+
+    Args:
+        student_logits: (B, K) logits of the RAW model.
+        teacher_logits: (B, K) logits of the RGB teacher on the matching RGB image.
+        labels: (B,) int64 class indices for the CE term; None uses the teacher's hard labels (argmax), as the
+            paper does when no human labels exist. Entries of -1 are ignored.
+        student_features, teacher_features: (B, D) penultimate features; needed when ``beta != 0`` and
+            ``alpha != 1``.
+        alpha: weight of the CE term in [0, 1]; 1 gives plain CE training (no KD).
+        temperature: KD temperature T > 0.
+        beta: weight of the feature l2 term (>= 0); 0 gives KD without the feature loss.
+
+    Returns:
+        dict with ``loss`` (the total, scalar) and its unweighted terms ``ce``, ``kd``, ``feat`` (detached).
+
+    Raises:
+        ValueError: alpha outside [0, 1], beta < 0, T <= 0, or features missing while needed.
+    """
+    if not 0 <= alpha <= 1:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    if beta < 0:
+        raise ValueError(f"beta must be >= 0, got {beta}")
+    if labels is None:
+        labels = teacher_logits.argmax(dim=-1)
+    zero = student_logits.new_zeros(())
+    ce = F.cross_entropy(student_logits.float(), labels, ignore_index=-1) if alpha > 0 else zero
+    kd = kd_loss(student_logits, teacher_logits, temperature) if alpha < 1 else zero
+    if alpha < 1 and beta > 0:
+        if student_features is None or teacher_features is None:
+            raise ValueError("the feature loss (beta > 0) needs student_features and teacher_features")
+        feat = feature_loss(student_features, teacher_features)
+    else:
+        feat = zero
+    loss = alpha * ce + (1 - alpha) * (kd + beta * feat)
+    return {"loss": loss, "ce": ce.detach(), "kd": kd.detach(), "feat": feat.detach()}

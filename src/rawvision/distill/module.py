@@ -1,0 +1,209 @@
+"""ISP Distillation as a LightningModule: the RGB teacher, the RAW student, the loss and the metrics."""
+
+from __future__ import annotations
+
+import math
+
+import lightning as L
+import torch
+from torch import nn
+
+from rawvision.distill.losses import isp_distillation_loss
+from rawvision.metrics.classification import RawClassificationMetrics
+from rawvision.models.adapter import BilinearDemosaic, RawInputAdapter
+from rawvision.models.classifiers import Classifier, build_classifier
+
+__all__ = ["METHODS", "TRAINED_METHODS", "ISPDistillation", "check_method"]
+
+#: The rows of the paper's Table I (plus the clean-RGB upper bound), by name.
+METHODS = {
+    "rgb_teacher": "clean RGB, teacher (upper bound; no RAW)",
+    "pretrained": "(a) pretrained teacher on the demosaiced RAW, no training",
+    "hard_labels": "(b) trained on the teacher's hard labels (CE only)",
+    "kd": "(c) ISP Distillation without the feature loss",
+    "isp_distillation": "(d) ISP Distillation (KD + feature loss)",
+    "gt_labels": "(e) trained on the ground-truth labels (CE only)",
+}
+TRAINED_METHODS = ("hard_labels", "kd", "isp_distillation", "gt_labels")
+
+
+def check_method(method: str) -> str:
+    """Return ``method`` if known. Raises ValueError (one line) otherwise."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}: expected one of {', '.join(METHODS)}")
+    return method
+
+
+class ISPDistillation(L.LightningModule):
+    """Train a classifier that reads RAW by distilling an RGB classifier on RAW/RGB pairs (no human labels).
+
+    Batches are dicts with ``rgb`` (B, 3, H, W) in [0, 1], ``raw`` (B, 1, H, W) and ``label`` (B,) (-1 unlabelled),
+    as :class:`~rawvision.data.PhotoPatchDataModule` produces them. The teacher runs on ``rgb`` without gradients;
+    the student, initialised from the teacher, runs on ``raw`` through a bilinear demosaic and per-CFA-site
+    normalisation (:class:`~rawvision.models.RawInputAdapter`), whose statistics are computed on the training set
+    at the start of ``fit`` (from the datamodule's ``cfa_statistics()``) and saved in the checkpoint.
+
+    Args:
+        method: one of :data:`METHODS`. ``hard_labels`` and ``gt_labels`` force alpha = 1 (CE only), ``kd`` forces
+            beta = 0; ``pretrained`` and ``rgb_teacher`` are evaluation-only.
+        teacher, teacher_weights: see :func:`~rawvision.models.build_classifier`.
+        pattern: Bayer pattern of the RAW.
+        alpha, temperature, beta: the loss weights (:func:`~rawvision.distill.isp_distillation_loss`).
+        lr, weight_decay: AdamW; ``lr_schedule`` ``"cosine"`` (to 0 over the run) or ``"constant"``.
+        trainable_fraction: fine-tune only the first fraction of the student's parameter tensors (in network
+            order), as the paper's partial fine-tuning (Table V); frozen layers keep their BatchNorm statistics.
+        confidence_threshold: teacher probability above which a test patch is in the confident subset.
+        channels_last: run both networks in channels_last memory format.
+
+    Source: Schwartz, Bronstein, Giryes, "ISP Distillation", Sec. III (Eq. 1-7) and IV.
+    """
+
+    def __init__(
+        self,
+        method: str = "isp_distillation",
+        teacher: str = "efficientnet_lite0",
+        teacher_weights: str | None = "DEFAULT",
+        pattern: str = "RGGB",
+        alpha: float = 0.9,
+        temperature: float = 4.0,
+        beta: float = 1.0,
+        lr: float = 1e-4,
+        weight_decay: float = 0.0,
+        lr_schedule: str = "cosine",
+        trainable_fraction: float = 1.0,
+        confidence_threshold: float = 0.8,
+        channels_last: bool = True,
+    ) -> None:
+        super().__init__()
+        check_method(method)
+        if teacher_weights is None:
+            raise ValueError("a teacher needs pretrained weights: rawvision never distils a random network")
+        if not 0 < trainable_fraction <= 1:
+            raise ValueError(f"trainable_fraction must be in (0, 1], got {trainable_fraction}")
+        if lr_schedule not in ("cosine", "constant"):
+            raise ValueError(f"lr_schedule must be 'cosine' or 'constant', got {lr_schedule!r}")
+        self.save_hyperparameters()
+        self.method = method
+        self.alpha = 1.0 if method in ("hard_labels", "gt_labels") else float(alpha)
+        self.beta = 0.0 if method == "kd" else float(beta)
+        self.temperature = float(temperature)
+
+        self.teacher = build_classifier(teacher, teacher_weights)
+        self.teacher.requires_grad_(False)
+        self.student = build_classifier(teacher, teacher_weights)  # initialised from the teacher's weights
+        if method == "pretrained":
+            self.student.preprocess = nn.Sequential(BilinearDemosaic(pattern), self.teacher.preprocess)
+            self.student.requires_grad_(False)
+        else:
+            pre = self.teacher.preprocess  # place standardised RAW where the teacher's input was
+            imagenet_mean = torch.tensor([0.485, 0.456, 0.406])
+            imagenet_std = torch.tensor([0.229, 0.224, 0.225])
+            self.student.preprocess = RawInputAdapter(
+                pattern,
+                target_mean=(imagenet_mean - pre.mean.view(3)) / pre.std.view(3),
+                target_std=imagenet_std / pre.std.view(3),
+            )
+        self.register_buffer("cfa_stats_ready", torch.tensor(False))
+        if channels_last:
+            self.teacher.to_channels_last()
+            self.student.to_channels_last()
+        self._frozen_modules: list[nn.Module] = []
+        if method in TRAINED_METHODS and trainable_fraction < 1:
+            params = list(self.student.net.named_parameters())
+            n_train = max(1, math.ceil(trainable_fraction * len(params)))
+            frozen = {name for name, _ in params[n_train:]}
+            for name, p in params[n_train:]:
+                p.requires_grad_(False)
+            self._frozen_modules = [
+                m
+                for mname, m in self.student.net.named_modules()
+                if isinstance(m, nn.modules.batchnorm._BatchNorm)
+                and all(f"{mname}.{n}" in frozen for n, _ in m.named_parameters(recurse=False))
+            ]
+        self.test_metrics = RawClassificationMetrics(threshold=confidence_threshold)
+        self.last_eval: dict = {}
+
+    # -- modes -------------------------------------------------------------------------------------------------
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.teacher.eval()
+        if self.method not in TRAINED_METHODS:
+            self.student.eval()
+        for m in self._frozen_modules:
+            m.eval()
+        return self
+
+    # -- the model under test ----------------------------------------------------------------------------------
+    def forward(self, raw: torch.Tensor) -> torch.Tensor:
+        """(B, 1, H, W) RAW -> (B, 1000) logits of the RAW classifier (the student; for ``pretrained`` the teacher
+        on the bilinearly demosaiced RAW)."""
+        return self.student(raw)[0]
+
+    def set_cfa_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Set the student's per-CFA-site normalisation (no-op for the evaluation-only methods)."""
+        if isinstance(self.student.preprocess, RawInputAdapter):
+            self.student.preprocess.set_statistics(mean, std)
+        self.cfa_stats_ready.fill_(True)
+
+    def on_fit_start(self) -> None:
+        if self.method not in TRAINED_METHODS:
+            raise ValueError(f"method {self.method!r} is evaluation-only: use trainer.test, not fit")
+        dm = getattr(self.trainer, "datamodule", None)
+        if not bool(self.cfa_stats_ready):
+            if dm is None or not hasattr(dm, "cfa_statistics"):
+                raise ValueError("per-CFA statistics are not set: call set_cfa_statistics() or fit with a datamodule")
+            self.set_cfa_statistics(*dm.cfa_statistics())
+        if self.method == "gt_labels" and dm is not None and hasattr(dm, "train_photos"):
+            if not any(p.label >= 0 for p in dm.train_photos):
+                raise ValueError("method gt_labels needs ground-truth labels, and the training photos have none")
+
+    # -- training ----------------------------------------------------------------------------------------------
+    def compute_loss(self, batch: dict) -> dict[str, torch.Tensor]:
+        """Teacher forward (no grad) on ``rgb``, student forward on ``raw``, and the method's loss terms."""
+        with torch.no_grad():
+            t_logits, t_feat = self.teacher(batch["rgb"])
+        s_logits, s_feat = self.student(batch["raw"])
+        labels = batch["label"] if self.method == "gt_labels" else None
+        return isp_distillation_loss(
+            s_logits, t_logits, labels, s_feat, t_feat, alpha=self.alpha, temperature=self.temperature, beta=self.beta
+        )
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        out = self.compute_loss(batch)
+        bs = batch["raw"].shape[0]
+        self.log("train/loss", out["loss"], prog_bar=True, batch_size=bs)
+        self.log_dict({f"train/{k}": out[k] for k in ("ce", "kd", "feat")}, batch_size=bs)
+        return out["loss"]
+
+    def configure_optimizers(self):
+        params = [p for p in self.student.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        if self.hparams.lr_schedule == "constant":
+            return opt
+        steps = max(1, int(self.trainer.estimated_stepping_batches))
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    # -- evaluation --------------------------------------------------------------------------------------------
+    def _eval_step(self, batch: dict) -> None:
+        t_logits, _ = self.teacher(batch["rgb"])
+        logits = t_logits if self.method == "rgb_teacher" else self.student(batch["raw"])[0]
+        self.test_metrics.update(logits, t_logits, batch["label"])
+
+    def _eval_end(self, prefix: str) -> None:
+        res = self.test_metrics.compute()
+        self.test_metrics.reset()
+        self.last_eval = res
+        self.log_dict({f"{prefix}/{k}": float(v) for k, v in res.items() if v is not None}, sync_dist=False)
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._eval_step(batch)
+
+    def on_validation_epoch_end(self) -> None:
+        self._eval_end("val")
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self._eval_step(batch)
+
+    def on_test_epoch_end(self) -> None:
+        self._eval_end("test")
