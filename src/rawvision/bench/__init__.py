@@ -1,0 +1,1 @@
+"""Benchmarks: commands of their own (``python -m rawvision.bench.table1``), never tests."""

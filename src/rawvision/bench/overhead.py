@@ -1,0 +1,91 @@
+"""Lightning's training-step overhead against a bare PyTorch loop doing the same work, measured in one run."""
+
+from __future__ import annotations
+
+import time
+
+import lightning as L
+import torch
+
+from rawvision.config import DistillConfig
+from rawvision.data.datamodule import PhotoPatchDataModule
+from rawvision.distill.run import build_module
+
+__all__ = ["measure_overhead"]
+
+
+class _Span(L.Callback):
+    def __init__(self, warmup: int) -> None:
+        self.warmup, self.t0, self.t1, self.images = warmup, None, None, 0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.warmup:
+            self.t0 = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if trainer.global_step > self.warmup:  # global_step counts this step already
+            self.images += batch["raw"].shape[0]
+            self.t1 = time.perf_counter()
+
+
+def _bare_loop(cfg: DistillConfig, dm: PhotoPatchDataModule, steps: int, warmup: int) -> float:
+    """The same work without Lightning: batches from the same loader, RAW simulation, teacher forward without
+    grad, student forward and backward, AdamW step. Returns img/s over the steps after ``warmup``."""
+    module = build_module(cfg)
+    module.set_cfa_statistics(*dm.cfa_statistics())
+    module.train()
+    opt = torch.optim.AdamW([p for p in module.student.parameters() if p.requires_grad], lr=cfg.lr)
+    images, t0 = 0, None
+
+    def batches():  # epochs back to back, as the Trainer's max_steps does
+        while True:
+            yield from dm.train_dataloader()
+
+    for i, batch in enumerate(batches()):
+        if i == warmup:
+            t0 = time.perf_counter()
+        batch = dm.simulate(batch, training=True)
+        loss = module.compute_loss(batch)["loss"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if i >= warmup:
+            images += batch["raw"].shape[0]
+        if i + 1 == warmup + steps:
+            break
+    return images / (time.perf_counter() - t0)
+
+
+def _lightning_loop(cfg: DistillConfig, dm: PhotoPatchDataModule, steps: int, warmup: int) -> float:
+    module = build_module(cfg.replace(lr_schedule="constant"))
+    span = _Span(warmup)
+    trainer = L.Trainer(
+        max_steps=warmup + steps, accelerator=cfg.accelerator, precision=cfg.precision, logger=False,
+        enable_checkpointing=False, enable_progress_bar=True, enable_model_summary=False, limit_val_batches=0,
+        num_sanity_val_steps=0, callbacks=[span],
+    )
+    trainer.fit(module, datamodule=dm)
+    return span.images / (span.t1 - span.t0)
+
+
+def measure_overhead(cfg: DistillConfig, dm: PhotoPatchDataModule, steps: int = 12, warmup: int = 2, rounds: int = 2):
+    """Alternate bare and Lightning loops ``rounds`` times; return img/s of each and the overhead in percent.
+
+    The overhead is ``(bare img/s) / (Lightning img/s) - 1`` on the medians of the rounds; both loops draw
+    ``steps`` batches of ``cfg.batch_size`` after ``warmup`` untimed ones, from the same datamodule.
+    """
+    dm.setup("fit")
+    bare, lit = [], []
+    for _ in range(rounds):
+        L.seed_everything(cfg.seed, verbose=False)
+        bare.append(_bare_loop(cfg, dm, steps, warmup))
+        L.seed_everything(cfg.seed, verbose=False)
+        lit.append(_lightning_loop(cfg, dm, steps, warmup))
+    b, li = sorted(bare)[len(bare) // 2], sorted(lit)[len(lit) // 2]
+    return {
+        "bare_img_per_s": [round(x, 2) for x in bare],
+        "lightning_img_per_s": [round(x, 2) for x in lit],
+        "overhead_percent": round(100 * (b / li - 1), 2),
+        "steps": steps,
+        "batch_size": cfg.batch_size,
+    }
