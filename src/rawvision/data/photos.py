@@ -94,8 +94,12 @@ def read_label_csv(path: str | Path) -> dict[str, int]:
     return out
 
 
-def find_photos(root: str | Path, labels: str | Path | None = "auto", max_photos: int | None = None) -> list[Photo]:
+def find_photos(
+    root: str | Path | list, labels: str | Path | None = "auto", max_photos: int | None = None
+) -> list[Photo]:
     """List the photos under ``root`` (recursively), with labels where known.
+
+    ``root`` may also be a list of image files (unlabelled unless ``labels`` names a CSV).
 
     Labels come from, in order: ``labels`` (a CSV, see :func:`read_label_csv`; ``"auto"`` uses ``root/labels.csv``
     if present), else an ImageFolder layout whose folder names are ImageNet WNIDs (``n01440764/...``), else -1.
@@ -108,6 +112,13 @@ def find_photos(root: str | Path, labels: str | Path | None = "auto", max_photos
     Raises:
         DataError: ``root`` is not a folder or holds no image file; a label CSV is malformed.
     """
+    if isinstance(root, (list, tuple)):
+        files = [Path(f) for f in root]
+        missing = [f for f in files if not f.is_file()]
+        if not files or missing:
+            raise DataError(f"image file {missing[0]} not found" if missing else "empty list of image files")
+        table = read_label_csv(labels) if labels not in (None, "auto") else {}
+        return [Photo(f, table.get(f.name, -1)) for f in files[: max_photos or None]]
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"data folder {root} does not exist or is not a folder")

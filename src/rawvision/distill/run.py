@@ -111,11 +111,11 @@ def run_method(cfg: DistillConfig, datamodule: PhotoPatchDataModule | None = Non
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     dm = datamodule or build_datamodule(cfg)
     dm.setup("fit")
+    module = build_module(cfg)  # bad teacher names and weights fail here, before anything is written
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     run_dir = Path(run_dir or Path(cfg.output_dir) / (cfg.run_name or f"{cfg.method}-{stamp}"))
     run_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    module = build_module(cfg)
     speed = _Throughput()
     common = dict(
         accelerator=cfg.accelerator, devices=_devices(cfg.devices), precision=cfg.precision,
