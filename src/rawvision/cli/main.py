@@ -138,6 +138,7 @@ def demo(data, steps, batch_size, out, sigma, pattern):
     cfg = DistillConfig(
         data=source, labels="auto" if data else None, sigma=sigma, pattern=pattern, batch_size=batch_size,
         max_steps=steps, epochs=1000, train_draw="random_crops", lr=1e-4, lr_schedule="constant",
+        trainable_fraction=0.5,  # small batches on few photos: fine-tune the first half only (paper Table V)
         eval_batch_size=16, progress=False, output_dir=out,
     )
     dm = build_datamodule(cfg)
@@ -148,7 +149,8 @@ def demo(data, steps, batch_size, out, sigma, pattern):
         f"data: {where}: {s['train_photos']} train photos, {s['test_photos']} test photos ({s['test_patches']} "
         f"test patches of 256x256); RAW: {pattern} mosaic + Gaussian noise sigma {sigma}\n"
         f"schedule: SHORT DEMO SCHEDULE, {steps} steps of batch {batch_size} random crops per trained method "
-        f"(the paper trains 4 epochs of ImageNet); teacher: EfficientNet-Lite0 (ImageNet weights)"
+        f"(the paper trains 4 epochs of ImageNet), first half of the layers trainable; "
+        f"teacher: EfficientNet-Lite0 (ImageNet weights)"
     )
     rows, t0 = [], time.perf_counter()
     for method in ("rgb_teacher", "pretrained", "hard_labels", "kd", "isp_distillation"):
