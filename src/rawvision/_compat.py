@@ -14,7 +14,7 @@ unconditionally.
    ``torchvision.ops.nms`` / ``batched_nms`` through ``_assert_has_ops``, so detection post-processing works too.
 
 ``torchvision.io`` decoders stay missing: rawvision decodes images with Pillow. Other custom ops (``roi_align``,
-``deform_conv2d``) still raise torchvision's own error.
+``deform_conv2d``, ...) stay undefined: calling them raises an error naming the missing ``torchvision::`` operator.
 
 :func:`install` runs when :mod:`rawvision` is imported, before anything imports torchvision.
 """

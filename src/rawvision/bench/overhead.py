@@ -9,23 +9,9 @@ import torch
 
 from rawvision.config import DistillConfig
 from rawvision.data.datamodule import PhotoPatchDataModule
-from rawvision.distill.run import build_module
+from rawvision.distill.run import Throughput, build_module
 
 __all__ = ["measure_overhead"]
-
-
-class _Span(L.Callback):
-    def __init__(self, warmup: int) -> None:
-        self.warmup, self.t0, self.t1, self.images = warmup, None, None, 0
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        if trainer.global_step == self.warmup:
-            self.t0 = time.perf_counter()
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if trainer.global_step > self.warmup:  # global_step counts this step already
-            self.images += batch["raw"].shape[0]
-            self.t1 = time.perf_counter()
 
 
 def _bare_loop(cfg: DistillConfig, dm: PhotoPatchDataModule, steps: int, warmup: int) -> float:
@@ -58,14 +44,14 @@ def _bare_loop(cfg: DistillConfig, dm: PhotoPatchDataModule, steps: int, warmup:
 
 def _lightning_loop(cfg: DistillConfig, dm: PhotoPatchDataModule, steps: int, warmup: int) -> float:
     module = build_module(cfg.replace(lr_schedule="constant"))
-    span = _Span(warmup)
+    span = Throughput(warmup)
     trainer = L.Trainer(
         max_steps=warmup + steps, accelerator=cfg.accelerator, precision=cfg.precision, logger=False,
         enable_checkpointing=False, enable_progress_bar=True, enable_model_summary=False, limit_val_batches=0,
         num_sanity_val_steps=0, callbacks=[span],
     )
     trainer.fit(module, datamodule=dm)
-    return span.images / (span.t1 - span.t0)
+    return span.images / (span.t1 - span.t0)  # unrounded
 
 
 def measure_overhead(cfg: DistillConfig, dm: PhotoPatchDataModule, steps: int = 12, warmup: int = 2, rounds: int = 2):

@@ -22,7 +22,7 @@ from rawvision.config import DistillConfig
 from rawvision.data.datamodule import PhotoPatchDataModule
 from rawvision.distill.module import METHODS, TRAINED_METHODS, ISPDistillation, check_method
 
-__all__ = ["build_datamodule", "build_module", "run_method", "evaluate_checkpoint", "write_atomic", "results_table"]
+__all__ = ["Throughput", "build_datamodule", "build_module", "run_method", "evaluate_checkpoint", "write_atomic", "results_table"]
 
 _ROW_KEYS = (
     ("gt_top1", "GT top-1"),
@@ -75,25 +75,28 @@ def _devices(v: str):
     return int(v) if str(v).isdigit() else v
 
 
-class _Throughput(L.Callback):
-    """Training images per second over the run's steps, the first (warm-up) step excluded."""
+class Throughput(L.Callback):
+    """Training images per second, wall clock, over the steps after the first ``warmup`` ones.
 
-    def __init__(self) -> None:
-        self.t0 = None
-        self.images = 0
-        self.elapsed = 0.0
+    The span runs from the start of step ``warmup + 1`` to the end of the last step, so it covers everything the
+    loop does between them: data loading, the RAW simulation, forward, backward, optimizer step and logging.
+    """
+
+    def __init__(self, warmup: int = 1) -> None:
+        self.warmup, self.t0, self.t1, self.images = warmup, None, None, 0
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        self.t0 = time.perf_counter()
+        if trainer.global_step == self.warmup and self.t0 is None:
+            self.t0 = time.perf_counter()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if trainer.global_step > 1:
-            self.elapsed += time.perf_counter() - self.t0
+        if self.t0 is not None:  # global_step already counts this step
             self.images += batch["raw"].shape[0]
+            self.t1 = time.perf_counter()
 
     @property
     def img_per_s(self) -> float | None:
-        return round(self.images / self.elapsed, 2) if self.elapsed > 0 else None
+        return round(self.images / (self.t1 - self.t0), 2) if self.images else None
 
 
 def run_method(cfg: DistillConfig, datamodule: PhotoPatchDataModule | None = None, run_dir: str | Path | None = None):
@@ -116,7 +119,7 @@ def run_method(cfg: DistillConfig, datamodule: PhotoPatchDataModule | None = Non
     run_dir = Path(run_dir or Path(cfg.output_dir) / (cfg.run_name or f"{cfg.method}-{stamp}"))
     run_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    speed = _Throughput()
+    speed = Throughput()
     common = dict(
         accelerator=cfg.accelerator, devices=_devices(cfg.devices), precision=cfg.precision,
         default_root_dir=str(run_dir), enable_progress_bar=cfg.progress, enable_model_summary=False,
