@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", default="configs/table1_lite0.yaml")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
-    ap.add_argument("--methods", nargs="+", default=list(METHODS))
+    ap.add_argument("--methods", nargs="*", default=list(METHODS))
     ap.add_argument("--variants", nargs="*", default=[],
                     help="extra rows NAME:key=value,key=value (e.g. isp_distillation+crops:train_draw=random_crops)")
     ap.add_argument("--out", default="bench/table1")
