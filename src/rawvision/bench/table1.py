@@ -49,8 +49,8 @@ def aggregate(runs: list[dict]) -> tuple[list[dict], dict]:
         for k in _NUMERIC:
             vals = [r[k] for r in rs if r.get(k) is not None]
             if vals:
-                row[k] = round(statistics.fmean(vals), 2) if k.startswith(("gt", "agree", "conf", "train")) else vals[0] if len(set(vals)) == 1 else round(statistics.fmean(vals), 1)
-                if len(vals) > 1:
+                row[k] = round(statistics.fmean(vals), 2)  # counts too: their mean over the seeds' test sets
+                if len(vals) > 1 and not k.startswith("n_"):
                     spread[(key, k)] = statistics.stdev(vals)
         rows.append(row)
     return rows, spread

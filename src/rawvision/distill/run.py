@@ -174,6 +174,8 @@ def results_table(rows: list[dict], spread: dict | None = None) -> str:
         cells = []
         for k, _ in _ROW_KEYS:
             v = r.get(k)
+            if k.startswith("n_") and isinstance(v, float) and v.is_integer():
+                v = int(v)  # a count (averaged over seeds with equal test sets)
             s = "–" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v))
             if spread and v is not None and (r["method"], k) in spread:
                 s += f" ± {spread[(r['method'], k)]:.2f}"
