@@ -130,10 +130,10 @@ def demo(data, steps, batch_size, out, sigma, pattern):
     from rawvision.data.samples import skimage_photo_files
     from rawvision.distill.run import build_datamodule, results_table, run_method, write_atomic
     from rawvision.raw.cfa import check_pattern
-    from rawvision.raw.noise import add_gaussian_noise
+    from rawvision.raw.noise import check_sigma
 
     check_pattern(pattern)
-    add_gaussian_noise(__import__("torch").zeros(1), sigma)  # validates sigma before any work
+    check_sigma(sigma)  # before any work
     source = data or [str(p) for p in skimage_photo_files()]
     cfg = DistillConfig(
         data=source, labels="auto" if data else None, sigma=sigma, pattern=pattern, batch_size=batch_size,

@@ -11,7 +11,7 @@ from torch import nn
 from rawvision.distill.losses import isp_distillation_loss
 from rawvision.metrics.classification import RawClassificationMetrics
 from rawvision.models.adapter import BilinearDemosaic, RawInputAdapter
-from rawvision.models.classifiers import Classifier, build_classifier
+from rawvision.models.classifiers import IMAGENET_MEAN, IMAGENET_STD, Classifier, build_classifier
 
 __all__ = ["METHODS", "TRAINED_METHODS", "ISPDistillation", "check_method"]
 
@@ -96,8 +96,8 @@ class ISPDistillation(L.LightningModule):
             self.student.requires_grad_(False)
         else:
             pre = self.teacher.preprocess  # place standardised RAW where the teacher's input was
-            imagenet_mean = torch.tensor([0.485, 0.456, 0.406])
-            imagenet_std = torch.tensor([0.229, 0.224, 0.225])
+            imagenet_mean = torch.tensor(IMAGENET_MEAN)
+            imagenet_std = torch.tensor(IMAGENET_STD)
             self.student.preprocess = RawInputAdapter(
                 pattern,
                 target_mean=(imagenet_mean - pre.mean.view(3)) / pre.std.view(3),

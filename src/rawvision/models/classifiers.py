@@ -22,8 +22,9 @@ _LITE = {
     "efficientnet_lite1": EfficientNetLiteWeights.LITE1_IMAGENET1K,
     "efficientnet_lite2": EfficientNetLiteWeights.LITE2_IMAGENET1K,
 }
-_IMAGENET_MEAN = (0.485, 0.456, 0.406)
-_IMAGENET_STD = (0.229, 0.224, 0.225)
+#: ImageNet RGB mean and std on [0, 1] pixel values (torchvision's normalisation).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class InputNormalization(nn.Module):
@@ -177,7 +178,7 @@ def build_classifier(name: str = "efficientnet_lite0", weights="DEFAULT", *, ver
         ) from None
     if file is not None:
         _load_file(net, file)
-    return Classifier(net, InputNormalization(_IMAGENET_MEAN, _IMAGENET_STD), key).eval()
+    return Classifier(net, InputNormalization(IMAGENET_MEAN, IMAGENET_STD), key).eval()
 
 
 def _load_file(net: nn.Module, path) -> None:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["add_gaussian_noise"]
+__all__ = ["add_gaussian_noise", "check_sigma"]
+
+
+def check_sigma(sigma: float) -> float:
+    """Return ``sigma`` as a float if it is a finite number >= 0. Raises ValueError (one line) otherwise."""
+    sigma = float(sigma)
+    if not (sigma >= 0 and sigma != float("inf")):
+        raise ValueError(f"noise sigma must be a finite number >= 0, got {sigma}")
+    return sigma
 
 
 def add_gaussian_noise(
@@ -36,9 +44,7 @@ def add_gaussian_noise(
         >>> g = torch.Generator().manual_seed(0)
         >>> noisy = add_gaussian_noise(torch.zeros(1, 1, 4, 4), 0.1, generator=g)
     """
-    sigma = float(sigma)
-    if not (sigma >= 0 and sigma != float("inf")):
-        raise ValueError(f"noise sigma must be a finite number >= 0, got {sigma}")
+    sigma = check_sigma(sigma)
     if sigma == 0:
         return raw.clamp(0, 1) if clip else raw
     noise = torch.randn(raw.shape, generator=generator, device=raw.device, dtype=raw.dtype)

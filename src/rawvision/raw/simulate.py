@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from rawvision.raw.cfa import check_pattern, mosaic
-from rawvision.raw.noise import add_gaussian_noise
+from rawvision.raw.noise import add_gaussian_noise, check_sigma
 
 __all__ = ["RawSimulator"]
 
@@ -30,9 +30,7 @@ class RawSimulator(nn.Module):
     def __init__(self, pattern: str = "RGGB", sigma: float = 0.1, clip: bool = False) -> None:
         super().__init__()
         self.pattern = check_pattern(pattern)
-        if not (float(sigma) >= 0 and float(sigma) != float("inf")):
-            raise ValueError(f"noise sigma must be a finite number >= 0, got {sigma}")
-        self.sigma = float(sigma)
+        self.sigma = check_sigma(sigma)
         self.clip = bool(clip)
 
     def forward(self, rgb: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
