@@ -24,6 +24,12 @@ def shared_photos() -> Path:
 
 
 @pytest.fixture(scope="session")
+def shared_raw() -> Path:
+    """../shared/data/raw (real camera RAW files: tiles/ and originals/, see its README.md)."""
+    return _shared("data/raw")
+
+
+@pytest.fixture(scope="session")
 def lite0():
     from rawvision.models import build_classifier
 

@@ -1,4 +1,4 @@
-"""The ``rawvision`` command line: ``distill``, ``evaluate`` and ``demo``.
+"""The ``rawvision`` command line: ``distill``, ``evaluate``, ``demo``, ``simulate`` and ``isp``.
 
 Every option of ``distill`` is a :class:`~rawvision.config.DistillConfig` key; ``--config FILE`` reads a YAML file
 of them first, and options given on the command line win. Bad input ends with one ``error:`` line and exit code 2.
@@ -167,6 +167,51 @@ def demo(data, steps, batch_size, out, sigma, pattern):
     )
     write_atomic(Path(out) / "results.md", table + note)
     click.echo(table + note + f"saved: {Path(out) / 'results.md'}")
+
+
+@cli.command()
+@click.argument("src", type=click.Path())
+@click.argument("out", type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["dng", "npy"]), default="dng", show_default=True,
+              help="RAW file format: 16-bit CFA DNG, or float32 .npy + .json metadata")
+@click.option("--pattern", default="RGGB", show_default=True, help="Bayer pattern: RGGB, BGGR, GRBG or GBRG")
+@click.option("--unprocess/--mosaic", default=True, show_default=True,
+              help="Brooks et al. unprocessing (random camera) or a plain mosaic of the sRGB values")
+@click.option("--noise", type=click.Choice(["none", "gaussian", "shot-read"]), default="shot-read", show_default=True)
+@click.option("--sigma", type=float, default=0.1, show_default=True, help="Gaussian noise std (fraction of white)")
+@click.option("--exposure-ratio", type=float, default=1.0, show_default=True,
+              help="k > 1: a short exposure (signal / k, noise at the higher gain, quantised, brightened by k)")
+@click.option("--black-level", type=int, default=256, show_default=True)
+@click.option("--white-level", type=int, default=16383, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--max-photos", type=int, default=None)
+def simulate(src, out, fmt, pattern, unprocess, noise, sigma, exposure_ratio, black_level, white_level, seed,
+             max_photos):
+    """Simulate RAW from the RGB photos in SRC and write a RAW/RGB pair folder OUT (NAME.dng|npy + NAME.png)."""
+    from rawvision.data.simulate_pairs import SimulationOptions, write_pair_folder
+
+    opts = SimulationOptions(pattern, unprocess, noise, sigma, exposure_ratio, black_level, white_level, seed).check()
+    written = write_pair_folder(src, out, opts, fmt, max_photos,
+                                progress=lambda i, n, f: click.echo(f"[{i}/{n}] {f}", err=True))
+    click.echo(f"{len(written)} RAW/RGB pairs written to {out}")
+
+
+@cli.command()
+@click.argument("file", type=click.Path())
+@click.option("--out", type=click.Path(), default=None,
+              help="output .png (8 bit) or .tif (16 bit) [default: FILE's stem + .png beside it]")
+@click.option("--demosaic", "demosaic_method", type=click.Choice(["bilinear", "malvar"]), default="malvar",
+              show_default=True)
+@click.option("--tone-curve/--no-tone-curve", default=True, show_default=True)
+@click.option("--exposure", type=float, default=1.0, show_default=True,
+              help="digital gain before white balance (LibRaw brightens automatically; we do not)")
+def isp(file, out, demosaic_method, tone_curve, exposure):
+    """Render a RAW FILE to sRGB with rawvision's classical ISP (white balance, demosaic, CCM, gamma, tone)."""
+    from rawvision.raw.isp import render_file
+
+    out = Path(out) if out else Path(file).with_suffix(".png")
+    render_file(file, out, demosaic_method=demosaic_method, tone_curve=tone_curve, exposure=exposure)
+    click.echo(f"wrote {out}")
 
 
 def main(argv: list[str] | None = None) -> int:

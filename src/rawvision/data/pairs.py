@@ -43,7 +43,7 @@ __all__ = [
 RAW_SUFFIXES = (".dng", ".crw", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf", ".pef", ".srw", ".kdc",
                 ".dcr", ".mrw", ".3fr", ".erf", ".raw", ".rwl", ".iiq", ".x3f", ".nrw", ".sr2", ".srf")
 RGB_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
-_CROP_DESC = re.compile(r"Crop of real camera raw: (\S+) raw_image")
+_CROP_DESC = re.compile(r"Crop of real camera raw: (.+?) raw_image")
 
 
 @dataclass(eq=False)

@@ -29,6 +29,7 @@ __all__ = [
     "cam_to_srgb_from_xyz",
     "gamma_compression",
     "process",
+    "render_file",
     "smoothstep",
 ]
 
@@ -239,3 +240,74 @@ class ClassicalISP(nn.Module):
     def extra_repr(self) -> str:
         return (f"pattern={self.pattern!r}, demosaic_method={self.demosaic_method!r}, "
                 f"tone_curve={self.tone_curve}, gamma={self.gamma}")
+
+
+def render_file(
+    path,
+    out=None,
+    *,
+    demosaic_method: str = "malvar",
+    tone_curve: bool = True,
+    gamma: bool = True,
+    exposure: float = 1.0,
+):
+    """Render a RAW file with :func:`process` using its own metadata; optionally write the image.
+
+    Black level subtracted and scaled by the white level (:meth:`rawvision.raw.files.RawImage.to_tensor`), times
+    ``exposure``; as-shot white-balance gains (1, 1, 1 when the file has none); ``cam2rgb`` from the file's XYZ ->
+    camera matrix (:func:`cam_to_srgb_from_xyz`; the identity when the file has none, e.g. the Kodak DC50 KDC files,
+    so camera RGB is shown as sRGB).
+
+    Args:
+        path: a RAW file LibRaw reads (Bayer).
+        out: ``.png`` (8 bit) or ``.tif``/``.tiff`` (16 bit) path to write atomically (a temporary file in the same
+            folder, then renamed), or None.
+        demosaic_method: "bilinear" or "malvar".
+        tone_curve, gamma: as :func:`process`.
+        exposure: digital gain applied to the normalised RAW before white balance (> 0).
+
+    Returns:
+        (H, W, 3) float32 numpy array in [0, 1]: sRGB of the visible sensor area.
+
+    Raises:
+        rawvision.raw.files.RawFileError: not a Bayer RAW file LibRaw reads; ValueError: bad options.
+    """
+    import os
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+
+    from rawvision.raw.files import read_raw
+
+    if not exposure > 0:
+        raise ValueError(f"exposure must be > 0, got {exposure}")
+    suffix = Path(out).suffix.lower() if out is not None else None
+    if suffix not in (None, ".png", ".tif", ".tiff"):
+        raise ValueError(f"output {out}: expected a .png (8 bit) or .tif (16 bit) file name")
+    img = read_raw(path)
+    raw = img.to_tensor() * float(exposure)
+    wb = torch.as_tensor(img.wb_gains if img.wb_gains is not None else [1.0, 1.0, 1.0], dtype=torch.float32)
+    cam2rgb = (cam_to_srgb_from_xyz(torch.as_tensor(img.xyz_to_cam, dtype=torch.float64)).float()
+               if img.xyz_to_cam is not None else torch.eye(3))
+    with torch.no_grad():
+        rgb = process(raw, wb, cam2rgb, img.pattern, demosaic_method, tone_curve=tone_curve, gamma=gamma)[0]
+    arr = rgb.permute(1, 2, 0).contiguous().numpy()
+    if out is not None:
+        out = Path(out)
+        fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", prefix=f".{out.name}.", suffix=suffix)
+        os.close(fd)
+        try:
+            if suffix == ".png":
+                from PIL import Image
+
+                Image.fromarray((arr * 255).round().clip(0, 255).astype(np.uint8)).save(tmp, format="PNG")
+            else:
+                import tifffile
+
+                tifffile.imwrite(tmp, (arr * 65535).round().clip(0, 65535).astype(np.uint16), photometric="rgb")
+            os.replace(tmp, out)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return arr

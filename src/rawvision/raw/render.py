@@ -37,8 +37,8 @@ def render_libraw(path: str | Path, **postprocess_kwargs) -> np.ndarray:
     kwargs = {**LIBRAW_DEFAULTS, **postprocess_kwargs}
     try:
         with rawpy.imread(str(p)) as r:
+            shape = r.raw_image_visible.shape[:2]  # before postprocess, which may change LibRaw's sizes
             rgb = r.postprocess(**kwargs)
-            shape = r.raw_image_visible.shape[:2]
     except (rawpy.LibRawError, OSError) as e:
         raise RawFileError(f"{p}: LibRaw cannot render it ({e.__class__.__name__}: {e})") from None
     if rgb.shape[:2] != shape:
