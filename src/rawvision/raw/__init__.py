@@ -5,7 +5,7 @@ the camera <-> XYZ colour matrix and the CCM, packed RAW, exposure ratio.
 """
 
 from rawvision.raw.cfa import BAYER_PATTERNS, cfa_masks, check_pattern, mosaic, shift_pattern
-from rawvision.raw.demosaic import demosaic_bilinear
+from rawvision.raw.demosaic import DEMOSAIC_METHODS, demosaic, demosaic_bilinear, demosaic_malvar
 from rawvision.raw.files import RawFileError, RawImage, read_raw, write_dng
 from rawvision.raw.isp import ClassicalISP, cam_to_srgb_from_xyz, process, render_file
 from rawvision.raw.noise import (
@@ -19,11 +19,13 @@ from rawvision.raw.normalize import CFAStatistics, cfa_site_statistics
 from rawvision.raw.pack import PACKED_CHANNELS, pack_bayer, unpack_bayer
 from rawvision.raw.render import render_libraw
 from rawvision.raw.simulate import RawSimulator
+from rawvision.raw.tiling import demosaic_tiled, map_tiles, simulate_raw_tiled
 from rawvision.raw.unprocess import UnprocessParams, sample_unprocess_params, unprocess
 
 __all__ = [
     "BAYER_PATTERNS",
     "CFAStatistics",
+    "DEMOSAIC_METHODS",
     "ClassicalISP",
     "PACKED_CHANNELS",
     "RawFileError",
@@ -37,7 +39,11 @@ __all__ = [
     "cfa_masks",
     "cfa_site_statistics",
     "check_pattern",
+    "demosaic",
     "demosaic_bilinear",
+    "demosaic_malvar",
+    "demosaic_tiled",
+    "map_tiles",
     "mosaic",
     "pack_bayer",
     "process",
@@ -47,6 +53,7 @@ __all__ = [
     "render_libraw",
     "sample_unprocess_params",
     "shift_pattern",
+    "simulate_raw_tiled",
     "simulate_short_exposure",
     "unpack_bayer",
     "unprocess",

@@ -88,5 +88,9 @@ def mosaic(rgb: torch.Tensor, pattern: str = "RGGB") -> torch.Tensor:
     """
     if rgb.ndim != 4 or rgb.shape[1] != 3:
         raise ValueError(f"mosaic expects an RGB tensor of shape (B, 3, H, W), got {tuple(rgb.shape)}")
-    masks = cfa_masks(pattern, rgb.shape[-2], rgb.shape[-1], device=rgb.device, dtype=rgb.dtype)
-    return (rgb * masks).sum(dim=1, keepdim=True)
+    p = check_pattern(pattern)
+    out = rgb.new_empty(rgb.shape[0], 1, rgb.shape[-2], rgb.shape[-1])
+    for i, ch in enumerate(p):  # four strided copies: each site takes its colour's value (exact, NaN/inf kept)
+        dy, dx = divmod(i, 2)
+        out[:, 0, dy::2, dx::2] = rgb[:, _CHANNEL[ch], dy::2, dx::2]
+    return out

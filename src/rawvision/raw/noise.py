@@ -57,8 +57,8 @@ def add_gaussian_noise(
     if sigma == 0:
         return raw.clamp(0, 1) if clip else raw
     noise = torch.randn(raw.shape, generator=generator, device=raw.device, dtype=raw.dtype)
-    out = raw + sigma * noise
-    return out.clamp(0, 1) if clip else out
+    out = noise.mul_(sigma).add_(raw)  # = raw + sigma * noise, without a third buffer
+    return out.clamp_(0, 1) if clip else out
 
 
 # --------------------------------------------------------------------------------------------------------------------
