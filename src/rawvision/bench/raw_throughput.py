@@ -31,7 +31,6 @@ import argparse
 import os
 import platform
 import statistics
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ import rawvision  # noqa: F401  (torchvision compatibility first)
 import numpy as np
 import torch
 
+from rawvision._atomic import write_atomic
 from rawvision.raw.cfa import mosaic
 from rawvision.raw.demosaic import demosaic_bilinear, demosaic_malvar
 from rawvision.raw.noise import add_gaussian_noise
@@ -269,18 +269,6 @@ def format_report(meta: dict, rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size", type=int, nargs=2, default=(2048, 2048), metavar=("H", "W"))
@@ -301,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     report = format_report(meta, rows)
     print(report, end="")
     if args.out is not None:
-        _write_atomic(args.out, report)
+        write_atomic(args.out, report)
     return 0
 
 

@@ -7,8 +7,6 @@ folder that :func:`rawvision.data.pairs.pairs_from_folder` reads back.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from rawvision._atomic import atomic_path
 from rawvision.data.photos import DataError, find_photos, load_rgb
 from rawvision.raw.cfa import check_pattern, mosaic
 from rawvision.raw.noise import (
@@ -113,14 +112,8 @@ def simulate_pair(rgb: torch.Tensor, options: SimulationOptions, seed: int) -> t
 
 
 def _atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=path.suffix) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_pair_folder(

@@ -8,8 +8,6 @@ temporary name and renamed, so a stopped run never leaves a half-written file.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,6 +17,7 @@ import torch
 import yaml
 
 from rawvision.config import DistillConfig
+from rawvision._atomic import write_atomic
 from rawvision.data.datamodule import PhotoPatchDataModule
 from rawvision.distill.module import METHODS, TRAINED_METHODS, ISPDistillation, check_method
 
@@ -35,20 +34,6 @@ _ROW_KEYS = (
     ("n_confident", "confident"),
     ("train_img_per_s", "train img/s"),
 )
-
-
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def build_datamodule(cfg: DistillConfig) -> PhotoPatchDataModule:

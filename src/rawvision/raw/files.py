@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import os
 import struct
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -468,7 +467,7 @@ def write_dng(
     were written with the same recipe; :func:`read_raw` reads the file back with identical pixels.
 
     Args:
-        path: target file (``.dng``); its folder must exist. Written to a temporary file there, then renamed.
+        path: target file (``.dng``); its folder is created if missing. Written to a temporary file there, then renamed.
         cfa: (H, W) integer sensor values in [0, 65535] (uint16 or any integer-valued array / CPU tensor). Any
             size is written, but LibRaw (hence :func:`read_raw`) reads no image under 22 x 22 px.
         pattern: Bayer pattern of ``cfa[:2, :2]``: RGGB, BGGR, GRBG or GBRG.
@@ -552,15 +551,11 @@ def write_dng(
     if description is not None:
         desc = str(description).encode("ascii", "backslashreplace").decode("ascii")
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    from rawvision._atomic import atomic_path
+
+    with atomic_path(path) as tmp:
         tifffile.imwrite(
             tmp, arr, photometric=32803, subfiletype=0, compression=None, metadata=None, description=desc,
             software="rawvision", extratags=tags,
         )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

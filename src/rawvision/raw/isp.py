@@ -272,8 +272,6 @@ def render_file(
     Raises:
         rawvision.raw.files.RawFileError: not a Bayer RAW file LibRaw reads; ValueError: bad options.
     """
-    import os
-    import tempfile
     from pathlib import Path
 
     import numpy as np
@@ -294,10 +292,9 @@ def render_file(
         rgb = process(raw, wb, cam2rgb, img.pattern, demosaic_method, tone_curve=tone_curve, gamma=gamma)[0]
     arr = rgb.permute(1, 2, 0).contiguous().numpy()
     if out is not None:
-        out = Path(out)
-        fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", prefix=f".{out.name}.", suffix=suffix)
-        os.close(fd)
-        try:
+        from rawvision._atomic import atomic_path
+
+        with atomic_path(out, suffix=suffix) as tmp:
             if suffix == ".png":
                 from PIL import Image
 
@@ -306,8 +303,4 @@ def render_file(
                 import tifffile
 
                 tifffile.imwrite(tmp, (arr * 65535).round().clip(0, 65535).astype(np.uint16), photometric="rgb")
-            os.replace(tmp, out)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
     return arr
