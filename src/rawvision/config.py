@@ -48,6 +48,10 @@ class DistillConfig:
     weight_decay: float = 0.0
     lr_schedule: str = "cosine"
     trainable_fraction: float = 1.0
+    front_end: str = "none"  # or "ta-isp": a learned ISP before the student (issue 11)
+    ta_isp_modules: str = "glc,hsa,rgfm"  # TA-ISP ablation: any of glc, hsa, rgfm, or "none"
+    freeze_model: bool = False  # train only the front end
+    front_end_lr: float | None = None  # default: lr
     seed: int = 0
     # evaluation
     confidence_threshold: float = 0.8

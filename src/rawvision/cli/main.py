@@ -30,6 +30,10 @@ _FIELD_HELP = {
     "sigma": "Gaussian noise std, fraction of the white level",
     "pattern": "Bayer pattern: RGGB, BGGR, GRBG or GBRG",
     "trainable_fraction": "fine-tune only this first fraction of the student's layers",
+    "front_end": "none (bilinear demosaic + per-CFA normalisation) or ta-isp (a learned ~3 K-parameter ISP)",
+    "ta_isp_modules": "TA-ISP modules kept: comma-separated glc, hsa, rgfm, or none (ablation)",
+    "freeze_model": "train only the front end, keep the downstream model frozen",
+    "front_end_lr": "learning rate of the front end (default: lr)",
 }
 
 

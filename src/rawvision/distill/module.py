@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import lightning as L
@@ -25,6 +26,9 @@ METHODS = {
     "gt_labels": "(e) trained on the ground-truth labels (CE only)",
 }
 TRAINED_METHODS = ("hard_labels", "kd", "isp_distillation", "gt_labels")
+#: RAW front ends of the student: ``none`` (bilinear demosaic + per-CFA normalisation, the paper's input adapter)
+#: or ``ta-isp`` (bilinear demosaic -> TA-ISP, a ~3 K-parameter learned ISP -> the model's own RGB preprocessing).
+FRONT_ENDS = ("none", "ta-isp")
 
 
 def check_method(method: str) -> str:
@@ -73,9 +77,18 @@ class ISPDistillation(L.LightningModule):
         trainable_fraction: float = 1.0,
         confidence_threshold: float = 0.8,
         channels_last: bool = True,
+        front_end: str = "none",
+        ta_isp_modules: tuple[str, ...] | list[str] | str = ("glc", "hsa", "rgfm"),
+        ta_isp_weight_range: tuple[float, float] | list[float] = (1.0, 3.0),
+        freeze_model: bool = False,
+        front_end_lr: float | None = None,
     ) -> None:
         super().__init__()
         check_method(method)
+        if front_end not in FRONT_ENDS:
+            raise ValueError(f"unknown front end {front_end!r}: expected one of {', '.join(FRONT_ENDS)}")
+        if freeze_model and front_end == "none":
+            raise ValueError("freeze_model needs a trainable front end (front_end='ta-isp'): nothing would train")
         if teacher_weights is None:
             raise ValueError("a teacher needs pretrained weights: rawvision never distils a random network")
         if not 0 < trainable_fraction <= 1:
@@ -91,9 +104,22 @@ class ISPDistillation(L.LightningModule):
         self.teacher = build_classifier(teacher, teacher_weights)
         self.teacher.requires_grad_(False)
         self.student = build_classifier(teacher, teacher_weights)  # initialised from the teacher's weights
+        self.front_end = front_end
         if method == "pretrained":
             self.student.preprocess = nn.Sequential(BilinearDemosaic(pattern), self.teacher.preprocess)
             self.student.requires_grad_(False)
+        elif front_end == "ta-isp":
+            from rawvision.models.ta_isp import TAISP
+
+            if isinstance(ta_isp_modules, str):
+                ta_isp_modules = tuple(m for m in ta_isp_modules.replace("+", ",").split(",") if m and m != "none")
+            # TA-ISP reads the demosaiced RAW in [0, 1] (as the official code) and gives RGB in [0, 1], which the
+            # model's own preprocessing (a copy of the teacher's) then normalises.
+            self.student.preprocess = nn.Sequential(
+                BilinearDemosaic(pattern),
+                TAISP(in_channels=3, modules=tuple(ta_isp_modules), weight_range=tuple(ta_isp_weight_range)),
+                copy.deepcopy(self.teacher.preprocess),
+            )
         else:
             pre = self.teacher.preprocess  # place standardised RAW where the teacher's input was
             imagenet_mean = torch.tensor(IMAGENET_MEAN)
@@ -120,6 +146,9 @@ class ISPDistillation(L.LightningModule):
                 if isinstance(m, nn.modules.batchnorm._BatchNorm)
                 and all(f"{mname}.{n}" in frozen for n, _ in m.named_parameters(recurse=False))
             ]
+        if freeze_model:  # only the front end trains; the downstream model stays the ImageNet teacher's copy
+            self.student.net.requires_grad_(False)
+            self._frozen_modules.append(self.student.net)
         self.test_metrics = RawClassificationMetrics(threshold=confidence_threshold)
         self.last_eval: dict = {}
 
@@ -149,6 +178,8 @@ class ISPDistillation(L.LightningModule):
         if self.method not in TRAINED_METHODS:
             raise ValueError(f"method {self.method!r} is evaluation-only: use trainer.test, not fit")
         dm = getattr(self.trainer, "datamodule", None)
+        if self.front_end != "none":  # the learned front end reads the RAW in [0, 1]: no CFA statistics needed
+            self.cfa_stats_ready.fill_(True)
         if not bool(self.cfa_stats_ready):
             if dm is None or not hasattr(dm, "cfa_statistics"):
                 raise ValueError("per-CFA statistics are not set: call set_cfa_statistics() or fit with a datamodule")
@@ -176,8 +207,13 @@ class ISPDistillation(L.LightningModule):
         return out["loss"]
 
     def configure_optimizers(self):
-        params = [p for p in self.student.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        front = {id(p) for p in self.student.preprocess.parameters()}
+        groups = [{"params": [p for p in self.student.parameters() if p.requires_grad and id(p) not in front]}]
+        front_params = [p for p in self.student.preprocess.parameters() if p.requires_grad]
+        if front_params:  # the learned front end (TA-ISP) may take its own learning rate
+            groups.append({"params": front_params, "lr": self.hparams.front_end_lr or self.hparams.lr})
+        groups = [g for g in groups if g["params"]]
+        opt = torch.optim.AdamW(groups, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
         if self.hparams.lr_schedule == "constant":
             return opt
         steps = max(1, int(self.trainer.estimated_stepping_batches))

@@ -52,7 +52,8 @@ def build_module(cfg: DistillConfig, method: str | None = None) -> ISPDistillati
         method=method or cfg.method, teacher=cfg.teacher, teacher_weights=cfg.teacher_weights, pattern=cfg.pattern,
         alpha=cfg.alpha, temperature=cfg.temperature, beta=cfg.beta, lr=cfg.lr, weight_decay=cfg.weight_decay,
         lr_schedule=cfg.lr_schedule, trainable_fraction=cfg.trainable_fraction,
-        confidence_threshold=cfg.confidence_threshold, channels_last=cfg.channels_last,
+        confidence_threshold=cfg.confidence_threshold, channels_last=cfg.channels_last, front_end=cfg.front_end,
+        ta_isp_modules=cfg.ta_isp_modules, freeze_model=cfg.freeze_model, front_end_lr=cfg.front_end_lr,
     )
 
 
