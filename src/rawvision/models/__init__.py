@@ -1,4 +1,4 @@
-"""Models: ImageNet classifiers by name (teachers, students) and the RAW input adapter."""
+"""Models: ImageNet classifiers by name (teachers, students), the RAW input adapter and learned ISPs (TA-ISP)."""
 
 from rawvision.models.adapter import BilinearDemosaic, RawInputAdapter
 from rawvision.models.classifiers import (
@@ -8,14 +8,24 @@ from rawvision.models.classifiers import (
     build_classifier,
     penultimate_module,
 )
+from rawvision.models.ta_isp import (
+    GlobalLuminanceCalibration,
+    HierarchicalSpatialAttention,
+    RegionGuidedFeatureModulation,
+    TAISP,
+)
 from rawvision.models.weights import EfficientNetLiteWeights, WeightsError, sha256_of
 
 __all__ = [
     "BilinearDemosaic",
     "Classifier",
     "EfficientNetLiteWeights",
+    "GlobalLuminanceCalibration",
+    "HierarchicalSpatialAttention",
     "InputNormalization",
     "RawInputAdapter",
+    "RegionGuidedFeatureModulation",
+    "TAISP",
     "WeightsError",
     "available_classifiers",
     "build_classifier",
