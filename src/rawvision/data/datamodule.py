@@ -13,7 +13,7 @@ from rawvision.data.photos import DataError, Photo, find_photos, load_rgb, patch
 from rawvision.raw.normalize import CFAStatistics
 from rawvision.raw.simulate import RawSimulator
 
-__all__ = ["PatchDataset", "RandomCropDataset", "PhotoPatchDataModule"]
+__all__ = ["PatchDataset", "RandomCropDataset", "PhotoPatchDataModule", "SimulatingDataModule"]
 log = logging.getLogger(__name__)
 
 
@@ -67,7 +67,33 @@ class RandomCropDataset(Dataset):
         return {"rgb": crop.contiguous(), "label": torch.tensor(self.labels[k]), "index": torch.tensor(-1)}
 
 
-class PhotoPatchDataModule(L.LightningDataModule):
+class SimulatingDataModule(L.LightningDataModule):
+    """What the patch datamodules share: evaluation loaders over ``test_patches``, the batch's RAW made on the
+    device (``simulate(batch, training)``, defined by the subclass) and the per-CFA-site statistics of the training
+    RAW. Subclasses set ``train_patches``, ``test_patches``, ``eval_batch_size``, ``num_workers`` and ``pattern``."""
+
+    def _eval_loader(self, ds: Dataset) -> DataLoader:
+        return DataLoader(ds, batch_size=self.eval_batch_size, shuffle=False, num_workers=self.num_workers)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._eval_loader(self.test_patches)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._eval_loader(self.test_patches)
+
+    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        training = self.trainer is not None and self.trainer.training
+        return self.simulate(batch, training)
+
+    def cfa_statistics(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-CFA-site (R, G, B) mean and std of the training RAW (fixed patches, seeded evaluation noise)."""
+        stats = CFAStatistics(self.pattern)
+        for batch in self._eval_loader(self.train_patches):
+            stats.update(self.simulate(batch, training=False)["raw"])
+        return stats.compute()
+
+
+class PhotoPatchDataModule(SimulatingDataModule):
     """Photos -> split by photo -> 256x256 RGB patches -> RAW simulated on the fly on the batch's device.
 
     The test set is all non-overlapping patches of the test photos (paper Table I protocol; the confidence filter
@@ -179,15 +205,6 @@ class PhotoPatchDataModule(L.LightningDataModule):
             num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
         )
 
-    def _eval_loader(self, ds: Dataset) -> DataLoader:
-        return DataLoader(ds, batch_size=self.eval_batch_size, shuffle=False, num_workers=self.num_workers)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._eval_loader(self.test_patches)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._eval_loader(self.test_patches)
-
     def simulate(self, batch: dict, training: bool) -> dict:
         """uint8 RGB -> float RGB in [0, 1] and its simulated RAW (in place on the batch dict)."""
         rgb = batch["rgb"].float().div_(255)
@@ -205,14 +222,3 @@ class PhotoPatchDataModule(L.LightningDataModule):
             )
         batch["rgb"], batch["raw"] = rgb, raw
         return batch
-
-    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
-        training = self.trainer is not None and self.trainer.training
-        return self.simulate(batch, training)
-
-    def cfa_statistics(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-CFA-site (R, G, B) mean and std of the training RAW (fixed patches, seeded noise)."""
-        stats = CFAStatistics(self.pattern)
-        for batch in self._eval_loader(self.train_patches):
-            stats.update(self.simulate(batch, training=False)["raw"])
-        return stats.compute()

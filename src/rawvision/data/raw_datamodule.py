@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
@@ -21,8 +20,8 @@ from rawvision.data.pairs import (
     pairs_from_rgb_folder,
     split_groups,
 )
+from rawvision.data.datamodule import SimulatingDataModule
 from rawvision.data.photos import DataError
-from rawvision.raw.normalize import CFAStatistics
 
 __all__ = ["PAIR_SOURCES", "PairPatchDataset", "PairRandomCropDataset", "RawPairDataModule", "load_pairs"]
 log = logging.getLogger(__name__)
@@ -103,7 +102,7 @@ class PairRandomCropDataset(Dataset):
         }
 
 
-class RawPairDataModule(L.LightningDataModule):
+class RawPairDataModule(SimulatingDataModule):
     """RAW/RGB pairs split by source frame, cut into patches; optional short-exposure simulation on the fly.
 
     Args:
@@ -205,15 +204,6 @@ class RawPairDataModule(L.LightningDataModule):
         return DataLoader(self.train_dataset(), batch_size=self.batch_size, shuffle=True,
                           num_workers=self.num_workers, drop_last=len(self.train_patches) > self.batch_size)
 
-    def _eval_loader(self, ds: Dataset) -> DataLoader:
-        return DataLoader(ds, batch_size=self.eval_batch_size, shuffle=False, num_workers=self.num_workers)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._eval_loader(self.test_patches)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._eval_loader(self.test_patches)
-
     def simulate(self, batch: dict, training: bool) -> dict:
         """uint8 RGB -> float [0, 1]; RAW -> its short exposure when ``exposure_ratio`` is set (in place)."""
         batch["rgb"] = batch["rgb"].float().div_(255)
@@ -234,14 +224,3 @@ class RawPairDataModule(L.LightningDataModule):
                                                     bit_depth=self.bit_depth, generator=g))
             batch["raw"] = torch.cat(outs)
         return batch
-
-    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
-        training = self.trainer is not None and self.trainer.training
-        return self.simulate(batch, training)
-
-    def cfa_statistics(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-CFA-site (R, G, B) mean and std of the training RAW (fixed patches, seeded short-exposure noise)."""
-        stats = CFAStatistics(self.pattern)
-        for batch in self._eval_loader(self.train_patches):
-            stats.update(self.simulate(batch, training=False)["raw"])
-        return stats.compute()
