@@ -1,6 +1,16 @@
-"""Data: photo folders, labels, 256x256 patches and the LightningDataModule."""
+"""Data: photo folders and labels, RAW/RGB pairs, patches, the LightningDataModules, COCO detection sets."""
 
-from rawvision.data.datamodule import PatchDataset, PhotoPatchDataModule, RandomCropDataset
+from rawvision.data.coco import CocoDetection, CocoSet, load_coco, write_coco
+from rawvision.data.datamodule import PatchDataset, PhotoPatchDataModule, RandomCropDataset, SimulatingDataModule
+from rawvision.data.pairs import (
+    RawPair,
+    pairs_from_folder,
+    pairs_from_hdrplus,
+    pairs_from_raw_files,
+    pairs_from_rgb_folder,
+    split_groups,
+)
+from rawvision.data.paste_objects import build_paste_set, simulate_detection_raw
 from rawvision.data.photos import (
     DataError,
     Photo,
@@ -24,4 +34,21 @@ __all__ = [
     "patch_origins",
     "read_label_csv",
     "split_photos",
+    "CocoDetection",
+    "CocoSet",
+    "load_coco",
+    "write_coco",
+    "SimulatingDataModule",
+    "RawPair",
+    "RawPairDataModule",
+    "load_pairs",
+    "pairs_from_folder",
+    "pairs_from_hdrplus",
+    "pairs_from_raw_files",
+    "pairs_from_rgb_folder",
+    "split_groups",
+    "build_paste_set",
+    "simulate_detection_raw",
 ]
+
+from rawvision.data.raw_datamodule import RawPairDataModule, load_pairs  # noqa: E402  (after datamodule)

@@ -1,5 +1,7 @@
-"""Metrics: teacher agreement and ground-truth accuracy on RAW."""
+"""Metrics: teacher agreement and ground-truth accuracy on RAW; COCO AP for detection."""
 
 from rawvision.metrics.classification import RawClassificationMetrics, confident_mask
 
-__all__ = ["RawClassificationMetrics", "confident_mask"]
+from rawvision.metrics.detection import coco_ap, coco_map_metric
+
+__all__ = ["RawClassificationMetrics", "coco_ap", "coco_map_metric", "confident_mask"]

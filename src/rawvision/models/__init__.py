@@ -8,6 +8,7 @@ from rawvision.models.classifiers import (
     build_classifier,
     penultimate_module,
 )
+from rawvision.models.detectors import EfficientNetLiteFPN, FrontEndDetector, build_detector
 from rawvision.models.ta_isp import (
     GlobalLuminanceCalibration,
     HierarchicalSpatialAttention,
@@ -19,7 +20,9 @@ from rawvision.models.weights import EfficientNetLiteWeights, WeightsError, sha2
 __all__ = [
     "BilinearDemosaic",
     "Classifier",
+    "EfficientNetLiteFPN",
     "EfficientNetLiteWeights",
+    "FrontEndDetector",
     "GlobalLuminanceCalibration",
     "HierarchicalSpatialAttention",
     "InputNormalization",
@@ -29,6 +32,7 @@ __all__ = [
     "WeightsError",
     "available_classifiers",
     "build_classifier",
+    "build_detector",
     "penultimate_module",
     "sha256_of",
 ]

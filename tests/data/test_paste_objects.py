@@ -1,0 +1,180 @@
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from rawvision.data.coco import CocoDetection, load_coco
+from rawvision.data.paste_objects import DEFAULT_PASTE_CATEGORIES, build_paste_set, simulate_detection_raw
+from rawvision.data.photos import DataError
+from rawvision.raw.cfa import mosaic
+
+# two object classes with 3 photos each (one flat colour per photo), 6 background photos of other classes
+OBJECTS = {
+    "n01443537": ("goldfish", 1, [(250, 0, 0), (200, 0, 0), (150, 0, 0)]),
+    "n02391049": ("zebra", 340, [(0, 0, 250), (0, 0, 200), (0, 0, 150)]),
+}
+BACKGROUND_WNIDS = ["n01440764", "n01484850", "n01491361"]
+
+
+def _fake_photos(root):
+    rows = []
+    for wnid, (name, idx, colours) in OBJECTS.items():
+        (root / wnid).mkdir(parents=True)
+        for j, c in enumerate(colours):
+            f = f"{wnid}_{j}_{name}.jpg" if j else f"{wnid}_{name}.JPEG"
+            arr = np.zeros((60 + 10 * j, 80, 3), np.uint8)
+            arr[:] = c
+            Image.fromarray(arr).save(root / wnid / f, quality=100)
+            rows.append([f, wnid, idx, name, 80, 60 + 10 * j, "RGB", "copied", "0"])
+    rng = np.random.default_rng(1)
+    for k, wnid in enumerate(BACKGROUND_WNIDS):
+        (root / wnid).mkdir()
+        for j in range(2):
+            f = f"{wnid}_{j}_bg.png"
+            arr = np.zeros((50 + 30 * j, 90, 3), np.uint8)
+            arr[..., 1] = rng.integers(100, 256, arr.shape[:2])  # green: never an object colour
+            mode = "RGB"
+            if k == 2 and j == 1:  # one greyscale background photo
+                arr, mode = arr[..., 1], "L"
+            Image.fromarray(arr, mode).save(root / wnid / f)
+            rows.append([f, wnid, 10 + k, f"bg{k}", 90, 50 + 30 * j, mode, "copied", "0"])
+    with open(root / "labels.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["filename", "wnid", "imagenet_index", "class_name", "width", "height", "mode", "processing",
+                    "sha256"])
+        w.writerows(rows)
+    return root
+
+
+KW = dict(n_images=12, size=(64, 96), categories=tuple(OBJECTS), objects_per_image=(1, 3), object_side=(12, 28))
+
+
+def _iou(a, b):
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return ix * iy / (a[2] * a[3] + b[2] * b[3] - ix * iy)
+
+
+def test_fake_folder_build(tmp_path):
+    photos = _fake_photos(tmp_path / "photos")
+    out = tmp_path / "set"
+    summary = build_paste_set(photos, out, seed=3, **KW)
+    assert sorted(p.name for p in out.iterdir()) == ["summary.json", "train", "train.json", "val", "val.json"]
+    assert json.loads((out / "summary.json").read_text()) == json.loads(json.dumps(summary))
+    assert [c["name"] for c in summary["categories"]] == ["goldfish", "zebra"]
+    assert [c["imagenet_index"] for c in summary["categories"]] == [1, 340]
+    sources, backgrounds = {}, {}
+    colour_of = {f"{w}_{j}_{n}.jpg" if j else f"{w}_{n}.JPEG": (cid + 1, np.array(c))
+                 for cid, (w, (n, _, cs)) in enumerate(OBJECTS.items()) for j, c in enumerate(cs)}
+    for split, n in (("train", 8), ("val", 4)):  # val gets round(12 / 3) images
+        coco = load_coco(out / f"{split}.json")
+        raw = json.loads((out / f"{split}.json").read_text())
+        assert len(coco.images) == n == summary["splits"][split]["images"]
+        assert len(list((out / split).glob("*.png"))) == n
+        assert coco.counts() == summary["splits"][split]["per_category"]
+        assert sum(coco.counts().values()) == summary["splits"][split]["objects"] == len(coco.annotations)
+        ds = CocoDetection(coco)
+        for i, im in enumerate(coco.images):
+            anns = coco.annotations_of(im.id)
+            assert 1 <= len(anns) <= 3
+            image, _ = ds[i]
+            assert image.shape == (3, 64, 96)
+            pix = image.permute(1, 2, 0).numpy().astype(int)
+            for a in anns:
+                x, y, w, h = (int(v) for v in a.bbox)
+                assert 0 <= x and 0 <= y and x + w <= 96 and y + h <= 64
+                assert 12 <= max(w, h) <= 28
+                cat, colour = colour_of[raw["annotations"][a.id - 1]["source"]]
+                assert a.category_id == cat
+                # the pasted rectangle shows its object photo's colour (at most 30% covered by a later paste)
+                match = (np.abs(pix[y:y + h, x:x + w] - colour).max(-1) <= 6).mean()
+                assert match >= 0.65
+            for j, a in enumerate(anns):
+                for b in anns[j + 1:]:
+                    assert _iou(a.bbox, b.bbox) < 0.1
+        sources[split] = {a["source"] for a in raw["annotations"]}
+        backgrounds[split] = {im["background"] for im in raw["images"]}
+        assert all(im["background_wnid"] in BACKGROUND_WNIDS for im in raw["images"])
+    # split by source photo: no object photo and no background photo in both splits
+    assert not sources["train"] & sources["val"]
+    assert not backgrounds["train"] & backgrounds["val"]
+    assert all(summary["splits"]["val"]["object_photos_available"][n] == 1 for n in ("goldfish", "zebra"))
+
+
+def test_deterministic_with_seed(tmp_path):
+    photos = _fake_photos(tmp_path / "photos")
+    kw = dict(KW, n_images=4)
+    build_paste_set(photos, tmp_path / "a", seed=5, **kw)
+    build_paste_set(photos, tmp_path / "b", seed=5, **kw)
+    build_paste_set(photos, tmp_path / "c", seed=6, **kw)
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert len(files) == 4 + 3
+    for f in files:
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+    assert (tmp_path / "a" / "train.json").read_bytes() != (tmp_path / "c" / "train.json").read_bytes()
+    assert not list((tmp_path / "a").rglob("*.tmp"))
+
+
+def test_errors(tmp_path):
+    photos = _fake_photos(tmp_path / "photos")
+    with pytest.raises(DataError, match="no photo of category n09999999"):
+        build_paste_set(photos, tmp_path / "o", categories=("n01443537", "n09999999"), n_images=2)
+    lines = (photos / "labels.csv").read_text().splitlines()
+    keep = [ln for ln in lines if "zebra" not in ln or ln.startswith("n02391049_zebra.JPEG")]
+    (photos / "labels.csv").write_text("\n".join(keep) + "\n")
+    with pytest.raises(DataError, match="category n02391049: 1 photo"):
+        build_paste_set(photos, tmp_path / "o", **KW)
+    (photos / "labels.csv").write_text("\n".join(lines + ["missing.jpg,n01443537,1,goldfish,1,1,RGB,x,0"]) + "\n")
+    with pytest.raises(DataError, match="photo missing.jpg not found"):
+        build_paste_set(photos, tmp_path / "o", **KW)
+    (photos / "labels.csv").unlink()
+    with pytest.raises(DataError, match="labels.csv: cannot read it"):
+        build_paste_set(photos, tmp_path / "o", **KW)
+    with pytest.raises(ValueError, match="objects_per_image"):
+        build_paste_set(photos, tmp_path / "o", objects_per_image=(0, 2))
+
+
+def test_real_photos_build(shared_photos, tmp_path):
+    summary = build_paste_set(shared_photos, tmp_path, n_images=10, seed=0)
+    names = [c["name"] for c in summary["categories"]]
+    assert names == ["goldfish", "zebra", "giant_panda", "soccer_ball", "violin", "strawberry"]
+    assert [c["wnid"] for c in summary["categories"]] == list(DEFAULT_PASTE_CATEGORIES)
+    n = 0
+    for split in ("train", "val"):
+        coco = load_coco(tmp_path / f"{split}.json")
+        n += len(coco.images)
+        for a in coco.annotations:
+            im = coco.image(a.image_id)
+            x, y, w, h = a.bbox
+            assert x >= 0 and y >= 0 and x + w <= im.width and y + h <= im.height
+            assert 64 <= max(w, h) <= 160
+        image, target = CocoDetection(coco)[0]
+        assert image.shape == (3, 320, 320) and target["labels"].min() >= 1 and target["labels"].max() <= 6
+        # every category has photos in both splits (6 photos each: 4 train, 2 val)
+        assert set(summary["splits"][split]["object_photos_available"].values()) == {4 if split == "train" else 2}
+    assert n == 10
+
+
+def test_simulate_detection_raw_normal_and_low_light():
+    rgb = torch.randint(0, 256, (2, 3, 32, 48), dtype=torch.uint8)
+    mos, raw3 = simulate_detection_raw(rgb, "GRBG", low_light=False, generator=torch.Generator().manual_seed(0))
+    assert mos.shape == (2, 1, 32, 48) and raw3.shape == (2, 3, 32, 48)
+    assert mos.dtype == raw3.dtype == torch.float32
+    assert 0 <= float(mos.min()) and float(mos.max()) <= 1 and 0 <= float(raw3.min()) and float(raw3.max()) <= 1
+    # the bilinear demosaic keeps each site's own sample
+    assert torch.allclose(mosaic(raw3, "GRBG"), mos, atol=1e-6)
+    low, low3 = simulate_detection_raw(rgb, "GRBG", low_light=True, generator=torch.Generator().manual_seed(0))
+    # same camera draws: the dark frame holds about 1/8 of the light, on the 10-bit grid
+    ratio = float(mos.mean() / low.mean())
+    assert 6.5 < ratio < 9.5
+    assert torch.allclose(low * 1023, (low * 1023).round(), atol=1e-3)
+    assert torch.allclose(mosaic(low3, "GRBG"), low, atol=1e-6)
+    again, _ = simulate_detection_raw(rgb, "GRBG", low_light=True, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(again, low)
+    other, _ = simulate_detection_raw(rgb, "GRBG", low_light=True, generator=torch.Generator().manual_seed(1))
+    assert not torch.equal(other, low)
+    with pytest.raises(ValueError, match="uint8"):
+        simulate_detection_raw(rgb.float(), "RGGB")
