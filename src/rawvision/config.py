@@ -78,6 +78,34 @@ class DistillConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    @classmethod
+    def parse_value(cls, key: str, text: str):
+        """``text`` (e.g. from a command line ``key=value``) as the type of field ``key``: bool from
+        true/false/1/0/yes/no, int, float, str; "none" gives None for optional fields.
+
+        Raises:
+            ConfigError: an unknown key or a value that is not of the field's type (one line).
+        """
+        import typing
+
+        hints = typing.get_type_hints(cls)
+        if key not in hints:
+            raise ConfigError(f"unknown configuration key {key}: expected one of {', '.join(sorted(hints))}")
+        hint = hints[key]
+        args = typing.get_args(hint)
+        base = next((t for t in args if t is not type(None)), hint) if args else hint
+        if type(None) in args and str(text).lower() == "none":
+            return None
+        try:
+            if base is bool:
+                low = str(text).lower()
+                if low not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(text)
+                return low in ("true", "1", "yes")
+            return base(text) if base in (int, float, str) else text
+        except ValueError:
+            raise ConfigError(f"configuration key {key}: {text!r} is not a {getattr(base, '__name__', base)}") from None
+
 
 def load_config(path: str | Path | None, **overrides) -> DistillConfig:
     """Read a YAML file of :class:`DistillConfig` keys (if given), then apply non-None ``overrides``.

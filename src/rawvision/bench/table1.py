@@ -22,7 +22,7 @@ import rawvision  # noqa: F401  (torchvision compatibility first)
 import torch
 
 from rawvision.bench.overhead import measure_overhead
-from rawvision.config import load_config
+from rawvision.config import DistillConfig, load_config
 from rawvision.distill.module import METHODS
 from rawvision.distill.run import build_datamodule, results_table, run_method, write_atomic
 
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[overhead] {report['overhead']}", flush=True)
             save()
         for row, method, changes in plan:
-            typed = {k: type(getattr(scfg, k))(v) if getattr(scfg, k) is not None else v for k, v in changes.items()}
+            typed = {k: DistillConfig.parse_value(k, v) for k, v in changes.items()}
             rcfg = scfg.replace(method=method, **typed)
             use_dm = dm if all(k not in ("train_draw", "sigma", "pattern", "clip") for k in typed) else None
             t0 = time.perf_counter()
