@@ -77,7 +77,7 @@ class Throughput(L.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if self.t0 is not None:  # global_step already counts this step
-            self.images += batch["raw"].shape[0]
+            self.images += batch["raw"].shape[0] if isinstance(batch, dict) else len(batch[0])  # (images, targets)
             self.t1 = time.perf_counter()
 
     @property
