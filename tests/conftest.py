@@ -1,7 +1,9 @@
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 import rawvision  # noqa: F401  (torchvision compatibility before lightning/timm/torchmetrics)
 
@@ -34,3 +36,33 @@ def lite0():
     from rawvision.models import build_classifier
 
     return build_classifier("efficientnet_lite0")
+
+
+def _tiny_coco(root, n_train=4, n_val=3, size=64):
+    """A COCO folder of random-texture images, two categories, one or two boxes per image."""
+    from rawvision.data.coco import write_coco
+
+    rng = np.random.default_rng(0)
+    cats = [{"id": 3, "name": "cube"}, {"id": 7, "name": "ball"}]
+    for split, n in (("train", n_train), ("val", n_val)):
+        (root / split).mkdir(parents=True)
+        images, anns = [], []
+        for i in range(n):
+            arr = rng.integers(40, 220, (size, size, 3), dtype=np.uint8)
+            name = f"{split}/{i:03d}.png"
+            Image.fromarray(arr).save(root / name)
+            iid = 100 * (split == "val") + i + 1
+            images.append({"id": iid, "file_name": name, "width": size, "height": size})
+            anns.append({"id": 10 * iid + 1, "image_id": iid, "category_id": 3, "bbox": [4, 6, 20, 24],
+                         "area": 480, "iscrowd": 0})
+            if i % 2:
+                anns.append({"id": 10 * iid + 2, "image_id": iid, "category_id": 7, "bbox": [30, 30, 30, 20],
+                             "area": 600, "iscrowd": 0})
+        write_coco(root / f"{split}.json", images, anns, cats)
+    return root
+
+
+@pytest.fixture
+def tiny_coco():
+    """``tiny_coco(root, n_train=4, n_val=3, size=64)`` writes a small COCO folder (train/val) and returns root."""
+    return _tiny_coco

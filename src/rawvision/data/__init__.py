@@ -49,6 +49,8 @@ __all__ = [
     "split_groups",
     "build_paste_set",
     "simulate_detection_raw",
+    "RawDetectionDataModule",
 ]
 
 from rawvision.data.raw_datamodule import RawPairDataModule, load_pairs  # noqa: E402  (after datamodule)
+from rawvision.data.detection import RawDetectionDataModule  # noqa: E402
