@@ -80,3 +80,23 @@ def test_isp_renders_a_dng_and_rejects_non_raw(tmp_path):
     assert not (tmp_path / "y.png").exists()
     _one_error(CliRunner().invoke(cli, ["isp", str(tmp_path / "x.dng"), "--out", str(tmp_path / "y.jpg")]), ".png")
     _one_error(CliRunner().invoke(cli, ["isp", str(tmp_path / "missing.dng")]), "missing.dng")
+
+
+def test_detect_trains_and_reports_ap(tmp_path, tiny_coco, lite0):
+    root = tiny_coco(tmp_path / "set", n_train=2, n_val=2)
+    out = tmp_path / "run"
+    res = CliRunner().invoke(cli, ["detect", str(root), "--max-steps", "1", "--batch-size", "2", "--size", "64",
+                                   "--fpn-channels", "16", "--ta-isp-modules", "glc,hsa", "--low-light",
+                                   "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert '"AP"' in res.stdout and (out / "metrics.json").is_file()
+    assert (out / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_detect_bad_input(tmp_path, tiny_coco):
+    _one_error(CliRunner().invoke(cli, ["detect", str(tmp_path / "none")]), "no train.json")
+    root = tiny_coco(tmp_path / "set", n_train=1, n_val=1)
+    (root / "val.json").write_text((root / "val.json").read_text().replace('"category_id": 3', '"category_id": 99'))
+    _one_error(CliRunner().invoke(cli, ["detect", str(root)]), "val.json", "99")
+    root2 = tiny_coco(tmp_path / "set2", n_train=1, n_val=1)
+    _one_error(CliRunner().invoke(cli, ["detect", str(root2), "--ta-isp-modules", "glc,isp"]), "isp")

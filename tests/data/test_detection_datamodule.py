@@ -25,6 +25,7 @@ def test_eval_raw_is_per_image_and_independent_of_batching(tmp_path, tiny_coco):
         dm = RawDetectionDataModule(root, eval_batch_size=bs, low_light=False, seed=5)
         dm.setup()
         assert dm.num_classes == 2
+        assert "train 4 images / 6 boxes, val 3 images / 4 boxes" in dm.summary()
         xs, ts = [], []
         for batch in dm.val_dataloader():
             x, t = dm.on_after_batch_transfer(batch, 0)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -31,8 +30,7 @@ import torch
 from rawvision._atomic import write_atomic
 from rawvision.bench.table1 import _device
 from rawvision.data.detection import RawDetectionDataModule
-from rawvision.distill.detection import RawDetection, parse_ta_isp_modules
-from rawvision.distill.run import Throughput
+from rawvision.distill.detection import RawDetection, fit_detector, parse_ta_isp_modules
 
 LIGHTS = {"normal": "RAW, normal light", "low": "RAW, low light (1/8 exposure)", "rgb": "sRGB (no RAW)"}
 _AP_KEYS = ("AP", "AP50", "AP75", "APm", "APl", "AR100")
@@ -78,27 +76,9 @@ def run_row(light: str, modules: tuple[str, ...], args, run_dir: Path) -> dict:
                          ta_isp_modules=modules or ("glc",), lr=args.lr, front_end_lr=args.front_end_lr,
                          warmup_steps=args.warmup_steps, min_size=args.size, max_size=args.size,
                          fpn_channels=args.fpn_channels)
-    speed = Throughput()
-    trainer = L.Trainer(max_epochs=args.epochs, max_steps=args.max_steps if args.max_steps else -1,
-                        accelerator="auto", devices=1, logger=L.pytorch.loggers.CSVLogger(str(run_dir), name="logs",
-                                                                                          version=""),
-                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                        limit_val_batches=0, num_sanity_val_steps=0, log_every_n_steps=10, callbacks=[speed],
-                        default_root_dir=str(run_dir))
-    t0 = time.perf_counter()
-    trainer.fit(model, datamodule=dm)
-    train_s, steps = time.perf_counter() - t0, trainer.global_step
-    trainer = L.Trainer(accelerator="auto", devices=1, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False)
-    trainer.test(model, datamodule=dm, verbose=False)
-    fe = model.front_end
-    metrics = {"row": f"{light}:{'+'.join(modules) or 'none'}", "label": row_label(light, modules),
-               "front_end_params": sum(p.numel() for p in fe.parameters()) if fe is not None else 0,
-               "train_steps": steps,
-               "train_img_per_s": speed.img_per_s, "train_seconds": round(train_s, 1),
-               "val_images": len(dm.val_set), **model.last_eval, "data": dm.summary()}
-    write_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2, default=str))
-    return metrics
+    metrics = fit_detector(model, dm, run_dir, epochs=args.epochs, max_steps=args.max_steps or -1)
+    return {"row": f"{light}:{'+'.join(modules) or 'none'}", "label": row_label(light, modules), **metrics,
+            "data": dm.summary()}
 
 
 def main(argv: list[str] | None = None) -> int:

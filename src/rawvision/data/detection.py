@@ -140,12 +140,13 @@ class RawDetectionDataModule(L.LightningDataModule):
 
     def summary(self) -> str:
         self.setup()
-        tr, va = self.train_set.coco.counts(), self.val_set.coco.counts()
+        # boxes of the images in use (max_*_images may cut the sets)
+        tr, va = (sum(len(ds.coco.annotations_of(im.id)) for im in ds.coco.images)
+                  for ds in (self.train_set, self.val_set))
         light = "low light (1/8 exposure, not brightened)" if self.low_light else "normal light"
         what = f"RAW ({self.pattern}, {light}, bilinear demosaic)" if self.input == "raw" else "sRGB (no RAW)"
         return (f"{self.root}: {self.num_classes} classes, train {len(self.train_set)} images / "
-                f"{tr.get('annotations', '?')} boxes, val {len(self.val_set)} images / {va.get('annotations', '?')} "
-                f"boxes; input {what}")
+                f"{tr} boxes, val {len(self.val_set)} images / {va} boxes; input {what}")
 
     def train_dataloader(self) -> DataLoader:
         g = torch.Generator().manual_seed(self.seed)

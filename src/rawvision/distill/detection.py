@@ -8,7 +8,10 @@ with :class:`rawvision.data.RawDetectionDataModule` (batches of ``(images, targe
 
 from __future__ import annotations
 
+import json
 import math
+import time
+from pathlib import Path
 
 import lightning as L
 import torch
@@ -16,7 +19,7 @@ import torch
 from rawvision.metrics.detection import coco_map_metric, coco_metric_inputs, summarize_map
 from rawvision.models.detectors import DETECTORS, build_detector
 
-__all__ = ["DETECTION_FRONT_ENDS", "RawDetection", "parse_ta_isp_modules"]
+__all__ = ["DETECTION_FRONT_ENDS", "RawDetection", "fit_detector", "parse_ta_isp_modules"]
 
 #: ``none``: the demosaiced RAW goes straight into the detector (its TF-Lite normalisation only);
 #: ``ta-isp``: TA-ISP (3-channel demosaiced RAW -> RGB in [0, 1]) first.
@@ -149,3 +152,49 @@ class RawDetection(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._eval_end("test")
+
+
+def fit_detector(model: RawDetection, datamodule, run_dir: str | Path, epochs: int = 4, max_steps: int = -1,
+                 accelerator: str = "auto", progress: bool = False, checkpoint: bool = False) -> dict:
+    """Train ``model`` on ``datamodule`` (Lightning ``Trainer``), then evaluate it on the validation set.
+
+    Args:
+        model: a :class:`RawDetection`.
+        datamodule: a :class:`rawvision.data.RawDetectionDataModule` (or any datamodule giving its batches).
+        run_dir: folder for the CSV log (``logs/metrics.csv``), ``metrics.json`` and, with ``checkpoint``,
+            ``checkpoints/last.ckpt``.
+        epochs, max_steps: the schedule (``max_steps`` -1: epochs decide).
+        accelerator: Lightning accelerator (``"auto"``: the GPU when there is one).
+        progress: show Lightning's progress bar.
+        checkpoint: save the last checkpoint.
+
+    Returns:
+        dict: ``train_steps``, ``train_img_per_s`` (wall clock after the first step, data and RAW simulation
+        included), ``train_seconds``, ``val_images``, ``front_end_params`` and the COCO metrics of
+        :func:`rawvision.metrics.detection.summarize_map` (``AP``, ``AP50``, ... in [0, 1]); also written to
+        ``run_dir/metrics.json`` (atomically).
+    """
+    from rawvision._atomic import write_atomic
+    from rawvision.distill.run import Throughput
+
+    run_dir = Path(run_dir)
+    speed = Throughput()
+    callbacks = [speed]
+    if checkpoint:
+        callbacks.append(L.pytorch.callbacks.ModelCheckpoint(dirpath=str(run_dir / "checkpoints"), save_last=True))
+    quiet = dict(accelerator=accelerator, devices=1, enable_progress_bar=progress, enable_model_summary=False)
+    trainer = L.Trainer(max_epochs=epochs, max_steps=max_steps, callbacks=callbacks, limit_val_batches=0,
+                        num_sanity_val_steps=0, log_every_n_steps=10, enable_checkpointing=checkpoint,
+                        logger=L.pytorch.loggers.CSVLogger(str(run_dir), name="logs", version=""),
+                        default_root_dir=str(run_dir), **quiet)
+    t0 = time.perf_counter()
+    trainer.fit(model, datamodule=datamodule)
+    train_s, steps = time.perf_counter() - t0, trainer.global_step
+    L.Trainer(logger=False, enable_checkpointing=False, **quiet).test(model, datamodule=datamodule, verbose=False)
+    fe = model.front_end
+    metrics = {"train_steps": steps, "train_img_per_s": speed.img_per_s, "train_seconds": round(train_s, 1),
+               "val_images": len(datamodule.val_set) if getattr(datamodule, "val_set", None) is not None else None,
+               "front_end_params": sum(p.numel() for p in fe.parameters()) if fe is not None else 0,
+               **model.last_eval}
+    write_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2, default=str))
+    return metrics
