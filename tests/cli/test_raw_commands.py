@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 from PIL import Image
 
@@ -86,11 +87,14 @@ def test_detect_trains_and_reports_ap(tmp_path, tiny_coco, lite0):
     root = tiny_coco(tmp_path / "set", n_train=2, n_val=2)
     out = tmp_path / "run"
     res = CliRunner().invoke(cli, ["detect", str(root), "--max-steps", "1", "--batch-size", "2", "--size", "64",
-                                   "--fpn-channels", "16", "--ta-isp-modules", "glc,hsa", "--low-light",
+                                   "--fpn-channels", "16", "--ta-isp-modules", "glc,hsa,rgfm", "--low-light",
+                                   "--ta-isp-weight-range", "2", "4",
                                    "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert '"AP"' in res.stdout and (out / "metrics.json").is_file()
     assert (out / "checkpoints" / "last.ckpt").is_file()
+    ckpt = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert tuple(ckpt["hyper_parameters"]["ta_isp_weight_range"]) == (2.0, 4.0)
 
 
 def test_detect_bad_input(tmp_path, tiny_coco):

@@ -226,6 +226,8 @@ def isp(file, out, demosaic_method, tone_curve, exposure):
 @click.option("--front-end", type=click.Choice(["ta-isp", "none"]), default="ta-isp", show_default=True)
 @click.option("--ta-isp-modules", default="glc,hsa,rgfm", show_default=True,
               help="TA-ISP modules kept: comma-separated glc, hsa, rgfm (ablation)")
+@click.option("--ta-isp-weight-range", type=(float, float), default=(1.0, 3.0), show_default=True,
+              help="range of RGFM's region exponents w (the official LOD config uses 2 4)")
 @click.option("--input", "input_", type=click.Choice(["raw", "rgb"]), default="raw", show_default=True,
               help="simulated RAW (demosaiced) or the sRGB images themselves")
 @click.option("--low-light/--normal-light", default=False, show_default=True,
@@ -240,7 +242,7 @@ def isp(file, out, demosaic_method, tone_curve, exposure):
 @click.option("--fpn-channels", type=int, default=128, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(), default="runs/detect", show_default=True)
-def detect(data, photos, detector, front_end, ta_isp_modules, input_, low_light, pattern, epochs, max_steps,
+def detect(data, photos, detector, front_end, ta_isp_modules, ta_isp_weight_range, input_, low_light, pattern, epochs, max_steps,
            batch_size, lr, front_end_lr, size, fpn_channels, seed, out):
     """Train a RAW detector (TA-ISP + RetinaNet/FCOS on EfficientNet-Lite0) on the COCO set in DATA and report
     COCO AP on its val.json. DATA holds train.json and val.json; images are simulated to RAW on the fly."""
@@ -254,7 +256,7 @@ def detect(data, photos, detector, front_end, ta_isp_modules, input_, low_light,
                                 batch_size=batch_size, seed=seed)
     dm.setup()
     model = RawDetection(dm.num_classes, detector=detector, front_end=front_end, ta_isp_modules=ta_isp_modules,
-                         lr=lr, front_end_lr=front_end_lr, min_size=size, max_size=size, fpn_channels=fpn_channels)
+                         ta_isp_weight_range=ta_isp_weight_range, lr=lr, front_end_lr=front_end_lr, min_size=size, max_size=size, fpn_channels=fpn_channels)
     click.echo(dm.summary(), err=True)
     metrics = fit_detector(model, dm, out, epochs=epochs, max_steps=max_steps, progress=True, checkpoint=True)
     click.echo(json.dumps(metrics, indent=2))

@@ -47,6 +47,8 @@ class RawDetection(L.LightningModule):
         detector: ``"retinanet"`` or ``"fcos"``.
         front_end: ``"none"`` or ``"ta-isp"`` (:class:`rawvision.models.TAISP`, 3-channel input).
         ta_isp_modules: TA-ISP modules to keep (ablation): any of ``glc``, ``hsa``, ``rgfm``.
+        ta_isp_weight_range: RGFM's range of the region exponents w (x^(1/w)); the official code's default
+            (1, 3); its LOD and PASCAL RAW R18 configs use (2, 4).
         lr, front_end_lr, weight_decay: AdamW; TA-ISP's parameters take ``front_end_lr`` (default ``lr``).
         warmup_steps: linear learning-rate warm-up from 0.1 x, then cosine decay to 0 over the run.
         min_size, max_size: the detector's resize of its input (``GeneralizedRCNNTransform``).
@@ -61,7 +63,8 @@ class RawDetection(L.LightningModule):
     """
 
     def __init__(self, num_classes: int, detector: str = "retinanet", front_end: str = "ta-isp",
-                 ta_isp_modules: tuple[str, ...] | str = ("glc", "hsa", "rgfm"), lr: float = 1e-4,
+                 ta_isp_modules: tuple[str, ...] | str = ("glc", "hsa", "rgfm"),
+                 ta_isp_weight_range: tuple[float, float] = (1.0, 3.0), lr: float = 1e-4,
                  front_end_lr: float | None = 1e-3, weight_decay: float = 1e-4, warmup_steps: int = 50,
                  min_size: int = 320, max_size: int = 320, fpn_channels: int = 256,
                  pretrained_backbone: bool = True, freeze_backbone: bool = False,
@@ -77,7 +80,7 @@ class RawDetection(L.LightningModule):
         if front_end == "ta-isp":
             from rawvision.models.ta_isp import TAISP
 
-            fe = TAISP(in_channels=3, modules=ta_isp_modules)
+            fe = TAISP(in_channels=3, modules=ta_isp_modules, weight_range=tuple(ta_isp_weight_range))
         self.model = build_detector(detector, num_classes, front_end=fe, min_size=min_size, max_size=max_size,
                                     pretrained_backbone=pretrained_backbone, fpn_channels=fpn_channels,
                                     **(detector_kwargs or {}))
