@@ -88,6 +88,8 @@ def test_missing_set_without_photos_and_bad_input(tmp_path):
         RawDetectionDataModule(tmp_path / "nothing").setup()
     with pytest.raises(DataError, match="unknown detection input"):
         RawDetectionDataModule(tmp_path, input="jpeg")
+    with pytest.raises(ValueError, match="XYZW"):
+        RawDetectionDataModule(tmp_path, pattern="XYZW")
 
 
 def test_collate_keeps_lists():

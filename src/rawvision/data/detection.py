@@ -88,6 +88,7 @@ class RawDetectionDataModule(L.LightningDataModule):
     Raises:
         DataError: a missing or malformed COCO file or image (one line naming it), ``input`` not in
             :data:`DETECTION_INPUTS`.
+        ValueError: an unknown Bayer pattern.
     """
 
     def __init__(self, root: str | Path, photos: str | Path | None = None, input: str = "raw",
@@ -99,7 +100,9 @@ class RawDetectionDataModule(L.LightningDataModule):
             raise DataError(f"unknown detection input {input!r}: expected one of {', '.join(DETECTION_INPUTS)}")
         self.root = Path(root)
         self.photos = None if photos is None else Path(photos)
-        self.input, self.low_light, self.pattern = input, bool(low_light), pattern
+        from rawvision.raw.cfa import check_pattern
+
+        self.input, self.low_light, self.pattern = input, bool(low_light), check_pattern(pattern)
         self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
         self.seed, self.flip, self.num_workers = int(seed), bool(flip), int(num_workers)
         self.max_train_images, self.max_val_images = max_train_images, max_val_images
