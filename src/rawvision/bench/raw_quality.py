@@ -29,7 +29,7 @@ import rawvision  # noqa: F401  (torchvision compatibility first)
 import numpy as np
 import torch
 
-from rawvision.bench.table1 import _device
+from rawvision.bench._report import device_name
 from rawvision.data.photos import find_photos, load_rgb
 from rawvision.distill.run import write_atomic
 from rawvision.raw.cfa import mosaic
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    report: dict = {"started": started, "device": _device(), "torch": torch.__version__, "border": BORDER}
+    report: dict = {"started": started, "device": device_name(), "torch": torch.__version__, "border": BORDER}
     md = [f"RAW-core quality, {started}, {report['device']}, border {BORDER} px left out\n"]
     if {"roundtrip", "demosaic"} & set(args.parts):
         rgb = centre_patches(args.photos, args.n_photos).double()

@@ -28,7 +28,7 @@ import lightning as L
 import torch
 
 from rawvision._atomic import write_atomic
-from rawvision.bench.table1 import _device
+from rawvision.bench._report import device_name, finish_report, record_run
 from rawvision.data.detection import RawDetectionDataModule
 from rawvision.distill.detection import RawDetection, fit_detector, parse_ta_isp_modules
 
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         ap.error(str(e))
     out = Path(args.out)
-    report = {"args": vars(args), "device": _device(), "torch": torch.__version__,
+    report = {"args": vars(args), "device": device_name(), "torch": torch.__version__,
               "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "runs": []}
 
     def save():
@@ -119,14 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     for light, modules in rows:
         name = f"{light}-{'+'.join(modules) or 'none'}"
         m = run_row(light, modules, args, out / "runs" / name)
-        report["runs"].append(m)
-        print(f"[{name}] " + json.dumps({k: m.get(k) for k in (*_AP_KEYS, "train_steps", "train_img_per_s")}),
-              flush=True)
-        save()
-    report["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    save()
-    print((out / "results.md").read_text())
-    return 0
+        record_run(report, m, f"[{name}]", (*_AP_KEYS, "train_steps", "train_img_per_s"), save)
+    return finish_report(report, save, out)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 from datetime import datetime, timezone
@@ -21,6 +20,7 @@ from pathlib import Path
 import rawvision  # noqa: F401  (torchvision compatibility first)
 import torch
 
+from rawvision.bench._report import device_name, finish_report, record_run
 from rawvision.bench.overhead import measure_overhead
 from rawvision.config import DistillConfig, load_config
 from rawvision.distill.module import METHODS
@@ -28,12 +28,6 @@ from rawvision.distill.run import build_datamodule, results_table, run_method, w
 
 _NUMERIC = ("gt_top1", "gt_top5", "agree_top1", "agree_top5", "conf_agree_top1", "conf_agree_top5",
             "n_patches", "n_confident", "train_img_per_s")
-
-
-def _device() -> str:
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
 def aggregate(runs: list[dict]) -> tuple[list[dict], dict]:
@@ -72,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(args.config, max_photos=args.max_photos, epochs=args.epochs, progress=False)
     out = Path(args.out)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    report = {"config": cfg.to_dict(), "seeds": args.seeds, "device": _device(), "torch": torch.__version__,
+    report = {"config": cfg.to_dict(), "seeds": args.seeds, "device": device_name(), "torch": torch.__version__,
               "started": started, "runs": [], "overhead": None}
 
     def save():
@@ -105,13 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             metrics, run_dir = run_method(rcfg, datamodule=use_dm, run_dir=out / "runs" / f"{row}-seed{seed}")
             metrics.update(row=row, seed=seed, wall_seconds=round(time.perf_counter() - t0, 1), run_dir=str(run_dir))
-            report["runs"].append(metrics)
-            print(f"[seed {seed}] {row}: {json.dumps({k: metrics.get(k) for k in _NUMERIC})}", flush=True)
-            save()
-    report["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    save()
-    print((out / "results.md").read_text())
-    return 0
+            record_run(report, metrics, f"[seed {seed}] {row}:", _NUMERIC, save)
+    return finish_report(report, save, out)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ from pathlib import Path
 import rawvision  # noqa: F401  (torchvision compatibility first)
 import torch
 
-from rawvision.bench.table1 import _NUMERIC, _device, aggregate
+from rawvision.bench._report import device_name, finish_report, record_run
+from rawvision.bench.table1 import _NUMERIC, aggregate
 from rawvision.config import load_config
 from rawvision.data.raw_datamodule import RawPairDataModule, load_pairs
 from rawvision.distill.run import results_table, run_method, write_atomic
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     pairs = load_pairs(cfg.data, args.source)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     report = {"config": cfg.to_dict(), "seeds": args.seeds, "ratios": args.ratios, "bit_depth": args.bit_depth,
-              "device": _device(), "torch": torch.__version__, "started": started,
+              "device": device_name(), "torch": torch.__version__, "started": started,
               "frames": sorted({p.group for p in pairs}), "n_pairs": len(pairs),
               "load_seconds": round(time.perf_counter() - t0, 1), "runs": []}
     print(f"{len(pairs)} RAW/RGB pairs from {len(report['frames'])} source frames ({report['load_seconds']} s)",
@@ -92,13 +93,8 @@ def main(argv: list[str] | None = None) -> int:
                 metrics, run_dir = run_method(rcfg, datamodule=dm, run_dir=out / "runs" / slug)
                 metrics.update(row=row, seed=seed, ratio=ratio, wall_seconds=round(time.perf_counter() - t1, 1),
                                run_dir=str(run_dir))
-                report["runs"].append(metrics)
-                print(f"[seed {seed}] {row}: {json.dumps({k: metrics.get(k) for k in _NUMERIC})}", flush=True)
-                save()
-    report["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    save()
-    print((out / "results.md").read_text())
-    return 0
+                record_run(report, metrics, f"[seed {seed}] {row}:", _NUMERIC, save)
+    return finish_report(report, save, out)
 
 
 if __name__ == "__main__":
