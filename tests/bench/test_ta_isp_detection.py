@@ -1,6 +1,7 @@
 import json
 
 import pytest
+import yaml
 
 from rawvision.bench.ta_isp_detection import main, parse_row, results_table, row_label
 
@@ -26,10 +27,12 @@ def test_bench_runs_one_row(tmp_path, lite0, tiny_coco):
     root = tiny_coco(tmp_path / "set", n_train=2, n_val=2)
     out = tmp_path / "out"
     assert main(["--data", str(root), "--rows", "low:glc", "--max-steps", "1", "--batch-size", "2", "--size", "64",
-                 "--fpn-channels", "16", "--out", str(out)]) == 0
+                 "--fpn-channels", "16", "--ta-isp-weight-range", "2", "4", "--out", str(out)]) == 0
     rep = json.loads((out / "results.json").read_text())
     (run,) = rep["runs"]
     assert run["row"] == "low:glc" and run["train_steps"] == 1 and run["front_end_params"] > 0
     assert "TA-ISP (GLC)" in (out / "results.md").read_text()
+    hp = yaml.safe_load((out / "runs" / "low-glc" / "logs" / "hparams.yaml").read_text())
+    assert list(hp["ta_isp_weight_range"]) == [2.0, 4.0]
     with pytest.raises(SystemExit):
         main(["--data", str(root), "--rows", "dim:none"])

@@ -73,7 +73,8 @@ def run_row(light: str, modules: tuple[str, ...], args, run_dir: Path) -> dict:
                                 max_train_images=args.max_train_images, max_val_images=args.max_val_images)
     dm.setup()
     model = RawDetection(dm.num_classes, detector=args.detector, front_end="ta-isp" if modules else "none",
-                         ta_isp_modules=modules or ("glc",), lr=args.lr, front_end_lr=args.front_end_lr,
+                         ta_isp_modules=modules or ("glc",), ta_isp_weight_range=tuple(args.ta_isp_weight_range),
+                         lr=args.lr, front_end_lr=args.front_end_lr,
                          warmup_steps=args.warmup_steps, min_size=args.size, max_size=args.size,
                          fpn_channels=args.fpn_channels)
     metrics = fit_detector(model, dm, run_dir, epochs=args.epochs, max_steps=args.max_steps or -1)
@@ -93,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--front-end-lr", type=float, default=1e-3)
     ap.add_argument("--warmup-steps", type=int, default=20)
+    ap.add_argument("--ta-isp-weight-range", type=float, nargs=2, default=[1.0, 3.0],
+                    help="RGFM's exponent range (official default 1 3; its LOD config uses 2 4)")
     ap.add_argument("--size", type=int, default=320, help="detector input size (min_size = max_size)")
     ap.add_argument("--fpn-channels", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
@@ -112,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         write_atomic(out / "results.json", json.dumps(report, indent=2, default=str))
         head = (f"TA-ISP detection ablation: {args.detector} on EfficientNet-Lite0 + FPN ({args.fpn_channels} ch), "
                 f"{args.size}x{args.size}, {args.epochs} epochs, batch {args.batch_size}, lr {args.lr} "
-                f"(front end {args.front_end_lr}), seed {args.seed}, device {report['device']}, "
+                f"(front end {args.front_end_lr}), TA-ISP w in {tuple(args.ta_isp_weight_range)}, seed {args.seed}, device {report['device']}, "
                 f"{report['started']}\n\nCOCO box AP and AR@100 in percent on the validation images.\n\n")
         write_atomic(out / "results.md", head + results_table(report["runs"]))
 

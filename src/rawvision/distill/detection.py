@@ -74,13 +74,14 @@ class RawDetection(L.LightningModule):
             raise ValueError(f"unknown detector {detector!r}: expected one of {', '.join(DETECTORS)}")
         if front_end not in DETECTION_FRONT_ENDS:
             raise ValueError(f"unknown front end {front_end!r}: expected one of {', '.join(DETECTION_FRONT_ENDS)}")
-        ta_isp_modules = parse_ta_isp_modules(ta_isp_modules)
+        ta_isp_modules = list(parse_ta_isp_modules(ta_isp_modules))  # lists: plain YAML in hparams.yaml
+        ta_isp_weight_range = [float(v) for v in ta_isp_weight_range]
         self.save_hyperparameters()
         fe = None
         if front_end == "ta-isp":
             from rawvision.models.ta_isp import TAISP
 
-            fe = TAISP(in_channels=3, modules=ta_isp_modules, weight_range=tuple(ta_isp_weight_range))
+            fe = TAISP(in_channels=3, modules=tuple(ta_isp_modules), weight_range=tuple(ta_isp_weight_range))
         self.model = build_detector(detector, num_classes, front_end=fe, min_size=min_size, max_size=max_size,
                                     pretrained_backbone=pretrained_backbone, fpn_channels=fpn_channels,
                                     **(detector_kwargs or {}))
