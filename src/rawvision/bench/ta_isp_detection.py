@@ -73,7 +73,7 @@ def run_row(light: str, modules: tuple[str, ...], args, run_dir: Path) -> dict:
                                 max_train_images=args.max_train_images, max_val_images=args.max_val_images)
     dm.setup()
     model = RawDetection(dm.num_classes, detector=args.detector, front_end="ta-isp" if modules else "none",
-                         ta_isp_modules=modules or ("glc",), ta_isp_weight_range=tuple(args.ta_isp_weight_range),
+                         ta_isp_modules=modules, ta_isp_weight_range=tuple(args.ta_isp_weight_range),
                          lr=args.lr, front_end_lr=args.front_end_lr,
                          warmup_steps=args.warmup_steps, min_size=args.size, max_size=args.size,
                          fpn_channels=args.fpn_channels)

@@ -18,19 +18,13 @@ import torch
 
 from rawvision.metrics.detection import coco_map_metric, coco_metric_inputs, summarize_map
 from rawvision.models.detectors import DETECTORS, build_detector
+from rawvision.models.ta_isp import parse_ta_isp_modules
 
 __all__ = ["DETECTION_FRONT_ENDS", "RawDetection", "fit_detector", "parse_ta_isp_modules"]
 
 #: ``none``: the demosaiced RAW goes straight into the detector (its TF-Lite normalisation only);
 #: ``ta-isp``: TA-ISP (3-channel demosaiced RAW -> RGB in [0, 1]) first.
 DETECTION_FRONT_ENDS = ("none", "ta-isp")
-
-
-def parse_ta_isp_modules(modules) -> tuple[str, ...]:
-    """``"glc,hsa"`` / ``"glc+hsa"`` / ``("glc", "hsa")`` / ``"none"`` -> a tuple of TA-ISP module names."""
-    if isinstance(modules, str):
-        return tuple(m for m in modules.replace("+", ",").split(",") if m.strip() and m.strip() != "none")
-    return tuple(modules)
 
 
 class RawDetection(L.LightningModule):

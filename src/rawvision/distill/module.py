@@ -12,7 +12,7 @@ from torch import nn
 from rawvision.distill.losses import isp_distillation_loss
 from rawvision.metrics.classification import RawClassificationMetrics
 from rawvision.models.adapter import BilinearDemosaic, RawInputAdapter
-from rawvision.models.classifiers import IMAGENET_MEAN, IMAGENET_STD, Classifier, build_classifier
+from rawvision.models.classifiers import IMAGENET_MEAN, IMAGENET_STD, build_classifier
 
 __all__ = ["METHODS", "TRAINED_METHODS", "ISPDistillation", "check_method"]
 
@@ -109,10 +109,9 @@ class ISPDistillation(L.LightningModule):
             self.student.preprocess = nn.Sequential(BilinearDemosaic(pattern), self.teacher.preprocess)
             self.student.requires_grad_(False)
         elif front_end == "ta-isp":
-            from rawvision.models.ta_isp import TAISP
+            from rawvision.models.ta_isp import TAISP, parse_ta_isp_modules
 
-            if isinstance(ta_isp_modules, str):
-                ta_isp_modules = tuple(m for m in ta_isp_modules.replace("+", ",").split(",") if m and m != "none")
+            ta_isp_modules = parse_ta_isp_modules(ta_isp_modules)
             # TA-ISP reads the demosaiced RAW in [0, 1] (as the official code) and gives RGB in [0, 1], which the
             # model's own preprocessing (a copy of the teacher's) then normalises.
             self.student.preprocess = nn.Sequential(

@@ -13,7 +13,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import lightning as L
-import torch
 import yaml
 
 from rawvision.config import DistillConfig

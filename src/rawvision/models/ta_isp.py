@@ -57,12 +57,21 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
+    "parse_ta_isp_modules",
     "TAISP",
     "TAISP_MODULES",
     "GlobalLuminanceCalibration",
     "HierarchicalSpatialAttention",
     "RegionGuidedFeatureModulation",
 ]
+
+
+def parse_ta_isp_modules(modules) -> tuple[str, ...]:
+    """``"glc,hsa"`` / ``"glc+hsa"`` / ``("glc", "hsa")`` / ``"none"`` -> a tuple of TA-ISP module names (for the
+    ``modules`` argument of :class:`TAISP`, which checks them)."""
+    if isinstance(modules, str):
+        return tuple(m for m in modules.replace("+", ",").split(",") if m and m != "none")
+    return tuple(modules)
 
 TAISP_MODULES: tuple[str, ...] = ("glc", "hsa", "rgfm")
 _EPS = 1e-6  # the official clamp floor (keeps the power's base and its log finite)
