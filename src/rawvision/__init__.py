@@ -2,12 +2,15 @@
 
 The pipeline, in the order a newcomer reads it:
 
-- :mod:`rawvision.raw`: the sensor model: CFA mosaic, noise, bilinear demosaic, per-CFA-site statistics.
-- :mod:`rawvision.models`: ImageNet classifiers (teachers) by name with their weights, and the RAW input adapter.
-- :mod:`rawvision.distill`: the ISP Distillation loss and its LightningModule.
-- :mod:`rawvision.data`: photo folders -> 256x256 patches, labels, the LightningDataModule.
-- :mod:`rawvision.metrics`: teacher agreement and accuracy.
-- :mod:`rawvision.cli`: ``rawvision distill | evaluate | demo``.
+- :mod:`rawvision.raw`: the sensor model: files, CFA mosaic, noise, demosaic, unprocessing, one simulation entry
+  point (:func:`rawvision.raw.simulate_raw`), the classical ISP.
+- :mod:`rawvision.models`: classifiers (teachers) by name with their weights, detectors, TA-ISP, the RAW adapter.
+- :mod:`rawvision.distill`: the task-agnostic distillation losses (KD, feature l2, Eq. 7).
+- :mod:`rawvision.data`: data sources (photo folders, RAW/RGB pairs, COCO) and DDP-correct, resumable samplers.
+- :mod:`rawvision.metrics`: teacher agreement and accuracy; COCO AP.
+- :mod:`rawvision.tasks`: one LightningModule + LightningDataModule per task (classification, detection).
+- :mod:`rawvision.config` (settings generated from the task classes' signatures), :mod:`rawvision.runner`
+  (Trainer, run directory, evaluation), :mod:`rawvision.cli` (``rawvision distill | evaluate | demo | bench ...``).
 """
 
 from rawvision import _compat

@@ -1,7 +1,8 @@
-"""The ``rawvision`` command line: ``distill``, ``evaluate``, ``demo``, ``simulate``, ``isp`` and ``detect``.
+"""The ``rawvision`` command line: ``distill``, ``evaluate``, ``demo``, ``bench``, ``simulate``, ``isp``, ``detect``.
 
-Every option of ``distill`` is a :class:`~rawvision.config.DistillConfig` key; ``--config FILE`` reads a YAML file
-of them first, and options given on the command line win. Bad input ends with one ``error:`` line and exit code 2.
+Every setting of a task (:func:`rawvision.config.config_class`: generated from the task's module and datamodule
+signatures) is an option of ``distill``; ``--config FILE`` reads a YAML file of them first, options given on the
+command line win. Bad input ends with one ``error:`` line and exit code 2; Ctrl-C with one line and exit code 130.
 """
 
 from __future__ import annotations
@@ -10,114 +11,203 @@ import dataclasses
 import json
 import logging
 import sys
-import typing
 from pathlib import Path
 
 import click
 
 import rawvision  # noqa: F401  (torchvision compatibility before lightning/timm)
-from rawvision.config import ConfigError, DistillConfig, load_config
+from rawvision.config import TASKS, ConfigError, config_class, field_type, load_config
 
 __all__ = ["cli", "main"]
-
 _FIELD_HELP = {
-    "data": "folder of RGB photos (JPEG/PNG, any size)",
+    "task": f"what to train: {', '.join(TASKS)}",
+    "data": "folder of RGB photos (JPEG/PNG, any size), or of RAW files / pairs for classification-pairs",
     "labels": "label CSV (file name -> ImageNet index), 'auto' (DATA/labels.csv or WNID folders) or 'none'",
     "method": "rgb_teacher | pretrained | hard_labels | kd | isp_distillation | gt_labels",
     "teacher": "efficientnet_lite0/1/2 or a torchvision classifier name",
     "teacher_weights": "DEFAULT, a torchvision weights enum name, or a state-dict file",
     "train_draw": "patches (fixed grid) or random_crops (even offsets, flips)",
+    "eval_split": "test (the split's held-out photos) or all (every photo of the folder)",
     "sigma": "Gaussian noise std, fraction of the white level",
     "pattern": "Bayer pattern: RGGB, BGGR, GRBG or GBRG",
     "trainable_fraction": "fine-tune only this first fraction of the student's layers",
     "front_end": "none (bilinear demosaic + per-CFA normalisation) or ta-isp (a learned ~3 K-parameter ISP)",
     "ta_isp_modules": "TA-ISP modules kept: comma-separated glc, hsa, rgfm, or none (ablation)",
+    "ta_isp_weight_range": "RGFM's exponent range, two comma-separated floats (official LOD config: 2,4)",
     "freeze_model": "train only the front end, keep the downstream model frozen",
     "front_end_lr": "learning rate of the front end (default: lr)",
+    "strategy": "Lightning strategy: auto, ddp (several processes: --devices N), ...",
+    "overwrite": "replace an existing run directory whole",
+    "checkpoint_every_n_steps": "also save checkpoints/last.ckpt every N training steps (resumable mid-epoch)",
+    "threads": "torch CPU threads (on a shared machine 1 can be 5-10x faster than the default)",
+    "noise_seed": "base seed of the evaluation noise (patch i: noise_seed + i)",
 }
 
 
+def _all_fields() -> dict[str, dict]:
+    """Every task's settings: name -> {type, defaults per task}."""
+    out: dict[str, dict] = {}
+    for task in TASKS:
+        for f in dataclasses.fields(config_class(task)):
+            if f.name == "notes":
+                continue
+            d = f.default if f.default is not dataclasses.MISSING else (
+                f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+            e = out.setdefault(f.name, {"type": f.type, "defaults": {}})
+            e["defaults"][task] = d
+    return out
+
+
 def _config_options(func):
-    """Add one ``--key`` option per DistillConfig field (default None: 'not given')."""
-    hints = typing.get_type_hints(DistillConfig)
-    for f in reversed(dataclasses.fields(DistillConfig)):
-        if f.name in ("notes",):
-            continue
-        hint = hints[f.name]
-        base = next((t for t in typing.get_args(hint) if t is not type(None)), hint)
-        name = "--" + f.name.replace("_", "-")
-        default = f.default if f.default is not dataclasses.MISSING else None
-        help_ = f"{_FIELD_HELP.get(f.name, f.name.replace('_', ' '))} [default: {default}]"
-        if base is bool:
-            opt = click.option(f"{name}/--no-{f.name.replace('_', '-')}", f.name, default=None, help=help_)
+    """One ``--key`` option per setting of any task (default None: 'not given'; the task's default applies)."""
+    for name, e in reversed(list(_all_fields().items())):
+        base, _, seq = field_type(e["type"])
+        defaults = e["defaults"]
+        if len(set(map(repr, defaults.values()))) == 1:
+            dtext = repr(next(iter(defaults.values())))
         else:
-            opt = click.option(name, f.name, type={int: int, float: float}.get(base, str), default=None, help=help_)
+            dtext = ", ".join(f"{t}: {v!r}" for t, v in defaults.items())
+        tasks = "" if len(defaults) == len(TASKS) else f" ({', '.join(defaults)} only)"
+        help_ = f"{_FIELD_HELP.get(name, name.replace('_', ' '))}{tasks} [default: {dtext}]"
+        opt_name = "--" + name.replace("_", "-")
+        if base is bool and not seq:
+            opt = click.option(f"{opt_name}/--no-{name.replace('_', '-')}", name, default=None, help=help_)
+        else:
+            typ = str if seq else {int: int, float: float}.get(base, str)
+            opt = click.option(opt_name, name, type=typ, default=None, help=help_)
         func = opt(func)
     return func
 
 
-def _overrides(kwargs: dict) -> dict:
-    out = {k: v for k, v in kwargs.items() if v is not None}
-    if out.get("labels") == "none":
-        out["labels"] = None
+def _overrides(cfg_cls, kwargs: dict) -> dict:
+    """Given options -> typed overrides for ``cfg_cls``; an option the task does not have is an error."""
+    out = {}
+    names = {f.name: f for f in dataclasses.fields(cfg_cls)}
+    for k, v in kwargs.items():
+        if v is None:
+            continue
+        if k not in names:
+            raise ConfigError(f"--{k.replace('_', '-')} is not a setting of task {cfg_cls().task}")
+        if k == "labels" and v == "none":
+            v = None
+        elif isinstance(v, str) and field_type(names[k].type)[2]:
+            v = cfg_cls.parse_value(k, v)
+        elif isinstance(v, str) and v.lower() == "none" and field_type(names[k].type)[1]:
+            v = None
+        out[k] = v
     return out
 
 
 class _OneLineErrors(click.Group):
-    """Turn the errors that bad input raises into one ``error:`` line and exit code 2."""
+    """Turn the errors that bad input raises into one ``error:`` line and exit code 2 (130 for Ctrl-C)."""
 
     def invoke(self, ctx):
+        from lightning.fabric.utilities.exceptions import MisconfigurationException
+
         from rawvision.data.photos import DataError
         from rawvision.models.weights import WeightsError
+        from rawvision.runner import RunInterrupted
 
         try:
             return super().invoke(ctx)
-        except (ConfigError, DataError, WeightsError, ValueError, FileNotFoundError) as e:
-            msg = str(e).splitlines()[0] if str(e) else e.__class__.__name__
+        except (RunInterrupted, KeyboardInterrupt) as e:
+            click.echo(f"interrupted: {e}" if str(e) else "interrupted", err=True)
+            ctx.exit(130)
+        except (ConfigError, DataError, WeightsError, ValueError, FileNotFoundError, MisconfigurationException) as e:
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
             click.echo(f"error: {msg}", err=True)
             ctx.exit(2)
 
 
 @click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(rawvision.__version__, prog_name="rawvision")
-@click.option("-v", "--verbose", is_flag=True, help="show Lightning's and rawvision's log messages")
+@click.option("-v", "--verbose", is_flag=True, help="show Lightning's and rawvision's info messages")
 def cli(verbose: bool) -> None:
     """rawvision: computer vision directly on camera RAW."""
     level = logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(message)s")
     for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(level)
-    import warnings
-
-    if not verbose:
-        warnings.filterwarnings("ignore")
 
 
-@cli.command()
-@click.option("--config", "config_file", type=click.Path(), default=None, help="YAML file of configuration keys")
-@_config_options
-def distill(config_file, **kwargs):
-    """Train (or, for pretrained/rgb_teacher, just evaluate) one method and write its run directory."""
-    from rawvision.distill.run import results_table, run_method
+def _run_command(task, config_file, resume, kwargs):
+    from rawvision.runner import results_table, run
 
-    cfg = load_config(config_file, **_overrides(kwargs))
-    metrics, run_dir = run_method(cfg)
-    click.echo(results_table([metrics]))
+    if resume is not None:
+        metrics, run_dir = run(None, resume=resume)
+    else:
+        file_task = load_config(config_file).task if config_file else None
+        task = task or file_task or "classification"
+        cfg = load_config(config_file, task=task, **_overrides(config_class(task), kwargs))
+        metrics, run_dir = run(cfg)
+    if "method" in metrics:
+        click.echo(results_table([metrics]))
+    else:
+        click.echo(json.dumps(metrics, indent=2, default=str))
     click.echo(f"run directory: {run_dir}")
 
 
 @cli.command()
-@click.argument("checkpoint", type=click.Path())
 @click.option("--config", "config_file", type=click.Path(), default=None, help="YAML file of configuration keys")
+@click.option("--resume", type=click.Path(), default=None,
+              help="continue the run in this directory from its checkpoints/last.ckpt (its config.yaml is used)")
 @_config_options
-def evaluate(checkpoint, config_file, **kwargs):
-    """Evaluate a trained CHECKPOINT on the test split of a photo folder (same split keys as training)."""
-    from rawvision.distill.run import evaluate_checkpoint, results_table
+def distill(config_file, resume, task, **kwargs):
+    """Train (for pretrained/rgb_teacher, just evaluate) one configuration of a task and write its run directory."""
+    _run_command(task, config_file, resume, kwargs)
 
-    cfg = load_config(config_file, **_overrides(kwargs))
-    metrics = evaluate_checkpoint(checkpoint, cfg)
+
+@cli.command()
+@click.option("--config", "config_file", type=click.Path(), default=None, help="YAML file of configuration keys")
+@click.option("--resume", type=click.Path(), default=None, help="continue the run in this directory")
+@_config_options
+def detect(config_file, resume, task, **kwargs):
+    """``distill --task detection``: TA-ISP + RetinaNet/FCOS on a COCO folder's simulated RAW, COCO AP."""
+    _run_command(task or "detection", config_file, resume, kwargs)
+
+
+@cli.command()
+@click.argument("checkpoint", type=click.Path())
+@click.option("--data", type=click.Path(), default=None,
+              help="score this folder (all of it, unless --eval-split test) instead of the checkpoint's test split")
+@click.option("--eval-split", type=click.Choice(["test", "all"]), default=None)
+@click.option("--sigma", type=float, default=None, help="override the checkpoint's noise sigma")
+@click.option("--max-photos", type=int, default=None)
+@click.option("--eval-batch-size", type=int, default=None)
+@click.option("--confidence-threshold", type=float, default=None)
+@click.option("--accelerator", default="auto", show_default=True)
+@click.option("--progress/--no-progress", default=False, show_default=True)
+def evaluate(checkpoint, data, eval_split, accelerator, progress, **overrides):
+    """Evaluate a trained CHECKPOINT with the settings it carries (RAW simulation, split), unless told otherwise."""
+    from rawvision.runner import evaluate_checkpoint, results_table
+
+    metrics, used = evaluate_checkpoint(checkpoint, data=data, eval_split=eval_split, accelerator=accelerator,
+                                        progress=progress, **{k: v for k, v in overrides.items() if v is not None})
+    click.echo("settings used: " + ", ".join(f"{k}={v}" for k, v in used.items()), err=True)
+    n_photos = metrics.get("test_photos", metrics.get("test_frames"))
+    n_patches = metrics.get("n_patches")
+    if n_patches is not None:
+        click.echo(f"scored {n_patches} patches of {n_photos} photos/frames ({used.get('eval_split')} split)", err=True)
     click.echo(results_table([metrics]))
-    click.echo(json.dumps(metrics, indent=2))
+    click.echo(json.dumps(metrics, indent=2, default=str))
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("name")
+@click.pass_context
+def bench(ctx, name):
+    """Run benchmark NAME (table1, table2, overhead, raw_quality, raw_throughput, ta_isp_compute,
+    ta_isp_detection) with its own options: ``rawvision bench NAME --help``."""
+    import importlib
+    import pkgutil
+
+    import rawvision.bench as pkg
+
+    names = sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_"))
+    if name not in names:
+        raise ConfigError(f"unknown benchmark {name!r}: expected one of {', '.join(names)}")
+    rc = importlib.import_module(f"rawvision.bench.{name}").main(list(ctx.args))
+    ctx.exit(int(rc or 0))
 
 
 @cli.command()
@@ -127,25 +217,24 @@ def evaluate(checkpoint, config_file, **kwargs):
 @click.option("--out", type=click.Path(), default="runs/demo", show_default=True)
 @click.option("--sigma", type=float, default=0.1, show_default=True)
 @click.option("--pattern", default="RGGB", show_default=True)
-def demo(data, steps, batch_size, out, sigma, pattern):
+@click.option("--overwrite/--no-overwrite", default=True, show_default=True, help="replace an earlier demo's runs")
+def demo(data, steps, batch_size, out, sigma, pattern, overwrite):
     """Photos -> simulated RAW -> methods (a)-(d) on a short schedule -> the table, printed and saved."""
     import time
 
+    from rawvision._atomic import write_atomic
     from rawvision.data.samples import skimage_photo_files
-    from rawvision.distill.run import build_datamodule, results_table, run_method, write_atomic
-    from rawvision.raw.cfa import check_pattern
-    from rawvision.raw.noise import check_sigma
+    from rawvision.runner import results_table, run
+    from rawvision.tasks.classification import PhotoPatchDataModule
 
-    check_pattern(pattern)
-    check_sigma(sigma)  # before any work
     source = data or [str(p) for p in skimage_photo_files()]
-    cfg = DistillConfig(
+    cfg = config_class("classification")(
         data=source, labels="auto" if data else None, sigma=sigma, pattern=pattern, batch_size=batch_size,
         max_steps=steps, epochs=1000, train_draw="random_crops", lr=1e-4, lr_schedule="constant",
         trainable_fraction=0.5,  # small batches on few photos: fine-tune the first half only (paper Table V)
-        eval_batch_size=16, progress=False, output_dir=out,
+        eval_batch_size=16, progress=True, output_dir=out, overwrite=overwrite,
     )
-    dm = build_datamodule(cfg)
+    dm = PhotoPatchDataModule(**cfg.kwargs_for(PhotoPatchDataModule))  # checks pattern and sigma before any work
     dm.setup("fit")
     s = dm.summary()
     where = data or "scikit-image's sample photos"
@@ -158,7 +247,7 @@ def demo(data, steps, batch_size, out, sigma, pattern):
     )
     rows, t0 = [], time.perf_counter()
     for method in ("rgb_teacher", "pretrained", "hard_labels", "kd", "isp_distillation"):
-        metrics, _ = run_method(cfg.replace(method=method), datamodule=dm, run_dir=Path(out) / method)
+        metrics, _ = run(cfg.replace(method=method, run_name=method), datamodule=dm)
         rows.append(metrics)
         click.echo(f"  {method}: done ({time.perf_counter() - t0:.0f} s)")
     table = results_table(rows)
@@ -216,51 +305,6 @@ def isp(file, out, demosaic_method, tone_curve, exposure):
     out = Path(out) if out else Path(file).with_suffix(".png")
     render_file(file, out, demosaic_method=demosaic_method, tone_curve=tone_curve, exposure=exposure)
     click.echo(f"wrote {out}")
-
-
-@cli.command()
-@click.argument("data", type=click.Path())
-@click.option("--photos", type=click.Path(), default=None,
-              help="labelled photo folder to build the paste-object set into DATA when DATA has no train.json")
-@click.option("--detector", type=click.Choice(["retinanet", "fcos"]), default="retinanet", show_default=True)
-@click.option("--front-end", type=click.Choice(["ta-isp", "none"]), default="ta-isp", show_default=True)
-@click.option("--ta-isp-modules", default="glc,hsa,rgfm", show_default=True,
-              help="TA-ISP modules kept: comma-separated glc, hsa, rgfm (ablation)")
-@click.option("--ta-isp-weight-range", type=(float, float), default=(1.0, 3.0), show_default=True,
-              help="range of RGFM's region exponents w (the official LOD config uses 2 4)")
-@click.option("--input", "input_", type=click.Choice(["raw", "rgb"]), default="raw", show_default=True,
-              help="simulated RAW (demosaiced) or the sRGB images themselves")
-@click.option("--low-light/--normal-light", default=False, show_default=True,
-              help="simulate a 1/8 exposure, not brightened (dark frames)")
-@click.option("--pattern", default="RGGB", show_default=True)
-@click.option("--epochs", type=int, default=4, show_default=True)
-@click.option("--max-steps", type=int, default=-1, show_default=True)
-@click.option("--batch-size", type=int, default=8, show_default=True)
-@click.option("--lr", type=float, default=2e-4, show_default=True)
-@click.option("--front-end-lr", type=float, default=1e-3, show_default=True)
-@click.option("--size", type=int, default=320, show_default=True, help="detector input size")
-@click.option("--fpn-channels", type=int, default=128, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--out", type=click.Path(), default="runs/detect", show_default=True)
-def detect(data, photos, detector, front_end, ta_isp_modules, ta_isp_weight_range, input_, low_light, pattern, epochs, max_steps,
-           batch_size, lr, front_end_lr, size, fpn_channels, seed, out):
-    """Train a RAW detector (TA-ISP + RetinaNet/FCOS on EfficientNet-Lite0) on the COCO set in DATA and report
-    COCO AP on its val.json. DATA holds train.json and val.json; images are simulated to RAW on the fly."""
-    import lightning as L
-
-    from rawvision.data.detection import RawDetectionDataModule
-    from rawvision.distill.detection import RawDetection, fit_detector
-
-    L.seed_everything(seed, workers=True, verbose=False)
-    dm = RawDetectionDataModule(data, photos=photos, input=input_, low_light=low_light, pattern=pattern,
-                                batch_size=batch_size, seed=seed)
-    dm.setup()
-    model = RawDetection(dm.num_classes, detector=detector, front_end=front_end, ta_isp_modules=ta_isp_modules,
-                         ta_isp_weight_range=ta_isp_weight_range, lr=lr, front_end_lr=front_end_lr, min_size=size, max_size=size, fpn_channels=fpn_channels)
-    click.echo(dm.summary(), err=True)
-    metrics = fit_detector(model, dm, out, epochs=epochs, max_steps=max_steps, progress=True, checkpoint=True)
-    click.echo(json.dumps(metrics, indent=2))
-    click.echo(f"run directory: {out}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,7 @@
-"""Data: photo folders and labels, RAW/RGB pairs, patches, the LightningDataModules, COCO detection sets."""
+"""Data sources, task-agnostic: photo folders and labels, RAW/RGB pairs, COCO detection sets, the paste-object
+set; samplers that make training DDP-correct and resumable. The task datamodules are in :mod:`rawvision.tasks`."""
 
 from rawvision.data.coco import CocoDetection, CocoSet, load_coco, write_coco
-from rawvision.data.datamodule import PatchDataset, PhotoPatchDataModule, RandomCropDataset, SimulatingDataModule
 from rawvision.data.pairs import (
     RawPair,
     pairs_from_folder,
@@ -10,7 +10,8 @@ from rawvision.data.pairs import (
     pairs_from_rgb_folder,
     split_groups,
 )
-from rawvision.data.paste_objects import build_paste_set, simulate_detection_raw
+from rawvision.data.paste_objects import build_paste_set
+from rawvision.data.sampling import EpochSampler, EvalSampler, ResumableLoader, seeded_generator
 from rawvision.data.photos import (
     DataError,
     Photo,
@@ -24,10 +25,7 @@ from rawvision.data.photos import (
 
 __all__ = [
     "DataError",
-    "PatchDataset",
     "Photo",
-    "PhotoPatchDataModule",
-    "RandomCropDataset",
     "find_photos",
     "imagenet_wnids",
     "load_rgb",
@@ -38,19 +36,15 @@ __all__ = [
     "CocoSet",
     "load_coco",
     "write_coco",
-    "SimulatingDataModule",
     "RawPair",
-    "RawPairDataModule",
-    "load_pairs",
     "pairs_from_folder",
     "pairs_from_hdrplus",
     "pairs_from_raw_files",
     "pairs_from_rgb_folder",
     "split_groups",
     "build_paste_set",
-    "simulate_detection_raw",
-    "RawDetectionDataModule",
+    "EpochSampler",
+    "EvalSampler",
+    "ResumableLoader",
+    "seeded_generator",
 ]
-
-from rawvision.data.raw_datamodule import RawPairDataModule, load_pairs  # noqa: E402  (after datamodule)
-from rawvision.data.detection import RawDetectionDataModule  # noqa: E402

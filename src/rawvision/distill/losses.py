@@ -8,17 +8,21 @@ import torch.nn.functional as F
 __all__ = ["kd_loss", "feature_loss", "isp_distillation_loss"]
 
 
-def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 4.0) -> torch.Tensor:
+def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 4.0,
+            dim: int = -1) -> torch.Tensor:
     """Knowledge-distillation loss at temperature T (Hinton et al. 2015; ISP Distillation Eq. 3).
 
-    ``T^2 * KL(p || q)``, averaged over the batch, with ``p = softmax(teacher / T)`` and ``q = softmax(student / T)``.
+    ``T^2 * KL(p || q)``, averaged over every position but the class axis ``dim`` (the batch for (B, K) logits;
+    batch and pixels for dense (B, K, H, W) logits with ``dim=1``: per-location KD, ISP Distillation Eq. 8), with
+    ``p = softmax(teacher / T)`` and ``q = softmax(student / T)`` along ``dim``.
     This is the paper's ``-sum_i p_i log q_i`` (its Eq. 3 prints the sum without the minus sign) less the teacher's
     entropy, a constant: the gradients are the same, and the value is 0 when the student matches the teacher.
     The ``T^2`` factor keeps the gradient scale independent of T (Hinton et al., Sec. 2).
 
     Args:
-        student_logits, teacher_logits: (B, K) float logits.
+        student_logits, teacher_logits: (B, K) float logits, or any shape with the K classes on axis ``dim``.
         temperature: T > 0.
+        dim: the class axis.
 
     Returns:
         Scalar tensor (nats).
@@ -31,9 +35,10 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperat
     if student_logits.shape != teacher_logits.shape:
         raise ValueError(f"student logits {tuple(student_logits.shape)} and teacher's {tuple(teacher_logits.shape)} differ")
     t = float(temperature)
-    log_q = F.log_softmax(student_logits.float() / t, dim=-1)
-    log_p = F.log_softmax(teacher_logits.float() / t, dim=-1)
-    return F.kl_div(log_q, log_p, reduction="batchmean", log_target=True) * (t * t)
+    log_q = F.log_softmax(student_logits.float() / t, dim=dim)
+    log_p = F.log_softmax(teacher_logits.float() / t, dim=dim)
+    kl = (log_p.exp() * (log_p - log_q)).sum(dim=dim)  # KL per position
+    return kl.mean() * (t * t)
 
 
 def feature_loss(student_features: torch.Tensor, teacher_features: torch.Tensor) -> torch.Tensor:

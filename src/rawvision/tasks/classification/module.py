@@ -1,4 +1,5 @@
-"""ISP Distillation as a LightningModule: the RGB teacher, the RAW student, the loss and the metrics."""
+"""The classification task's LightningModule: ISP Distillation (the RGB teacher, the RAW student, the loss, the
+metrics) and its baselines, the rows of the paper's Table I."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from rawvision.distill.losses import isp_distillation_loss
 from rawvision.metrics.classification import RawClassificationMetrics
 from rawvision.models.adapter import BilinearDemosaic, RawInputAdapter
 from rawvision.models.classifiers import IMAGENET_MEAN, IMAGENET_STD, build_classifier
+from rawvision.tasks.base import RawDataModule, RngStateMixin, param_groups
 
 __all__ = ["METHODS", "TRAINED_METHODS", "ISPDistillation", "check_method"]
 
@@ -38,14 +40,15 @@ def check_method(method: str) -> str:
     return method
 
 
-class ISPDistillation(L.LightningModule):
+class ISPDistillation(RngStateMixin, L.LightningModule):
     """Train a classifier that reads RAW by distilling an RGB classifier on RAW/RGB pairs (no human labels).
 
     Batches are dicts with ``rgb`` (B, 3, H, W) in [0, 1], ``raw`` (B, 1, H, W) and ``label`` (B,) (-1 unlabelled),
-    as :class:`~rawvision.data.PhotoPatchDataModule` produces them. The teacher runs on ``rgb`` without gradients;
-    the student, initialised from the teacher, runs on ``raw`` through a bilinear demosaic and per-CFA-site
-    normalisation (:class:`~rawvision.models.RawInputAdapter`), whose statistics are computed on the training set
-    at the start of ``fit`` (from the datamodule's ``cfa_statistics()``) and saved in the checkpoint.
+    as :class:`~rawvision.tasks.classification.PhotoPatchDataModule` produces them. The teacher runs on ``rgb``
+    without gradients; the student, initialised from the teacher, runs on ``raw`` through a bilinear demosaic and
+    per-CFA-site normalisation (:class:`~rawvision.models.RawInputAdapter`). Its statistics belong to the model
+    (buffers saved in the checkpoint): set them with :meth:`set_cfa_statistics`, or let ``fit`` take them from a
+    :class:`~rawvision.tasks.base.RawDataModule`'s ``cfa_statistics()`` (an explicit interface).
 
     Args:
         method: one of :data:`METHODS`. ``hard_labels`` and ``gt_labels`` force alpha = 1 (CE only), ``kd`` forces
@@ -96,6 +99,7 @@ class ISPDistillation(L.LightningModule):
         if lr_schedule not in ("cosine", "constant"):
             raise ValueError(f"lr_schedule must be 'cosine' or 'constant', got {lr_schedule!r}")
         self.save_hyperparameters()
+        self.flops_per_batch = None  # for Lightning's ThroughputMonitor (FLOPs are the compute bench's)
         self.method = method
         self.alpha = 1.0 if method in ("hard_labels", "gt_labels") else float(alpha)
         self.beta = 0.0 if method == "kd" else float(beta)
@@ -176,16 +180,16 @@ class ISPDistillation(L.LightningModule):
     def on_fit_start(self) -> None:
         if self.method not in TRAINED_METHODS:
             raise ValueError(f"method {self.method!r} is evaluation-only: use trainer.test, not fit")
-        dm = getattr(self.trainer, "datamodule", None)
+        dm = self.trainer.datamodule if isinstance(self.trainer.datamodule, RawDataModule) else None
         if self.front_end != "none":  # the learned front end reads the RAW in [0, 1]: no CFA statistics needed
             self.cfa_stats_ready.fill_(True)
         if not bool(self.cfa_stats_ready):
-            if dm is None or not hasattr(dm, "cfa_statistics"):
-                raise ValueError("per-CFA statistics are not set: call set_cfa_statistics() or fit with a datamodule")
+            if dm is None:
+                raise ValueError("per-CFA statistics are not set: call set_cfa_statistics() or fit with a "
+                                 "rawvision RawDataModule")
             self.set_cfa_statistics(*dm.cfa_statistics())
-        if self.method == "gt_labels" and dm is not None and hasattr(dm, "train_photos"):
-            if not any(p.label >= 0 for p in dm.train_photos):
-                raise ValueError("method gt_labels needs ground-truth labels, and the training photos have none")
+        if self.method == "gt_labels" and dm is not None and not dm.has_labels():
+            raise ValueError("method gt_labels needs ground-truth labels, and the training photos have none")
 
     # -- training ----------------------------------------------------------------------------------------------
     def compute_loss(self, batch: dict) -> dict[str, torch.Tensor]:
@@ -206,12 +210,7 @@ class ISPDistillation(L.LightningModule):
         return out["loss"]
 
     def configure_optimizers(self):
-        front = {id(p) for p in self.student.preprocess.parameters()}
-        groups = [{"params": [p for p in self.student.parameters() if p.requires_grad and id(p) not in front]}]
-        front_params = [p for p in self.student.preprocess.parameters() if p.requires_grad]
-        if front_params:  # the learned front end (TA-ISP) may take its own learning rate
-            groups.append({"params": front_params, "lr": self.hparams.front_end_lr or self.hparams.lr})
-        groups = [g for g in groups if g["params"]]
+        groups = param_groups(self.student, self.student.preprocess, self.hparams.lr, self.hparams.front_end_lr)
         opt = torch.optim.AdamW(groups, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
         if self.hparams.lr_schedule == "constant":
             return opt

@@ -1,17 +1,14 @@
-"""RAW object detection as a LightningModule: an optional TA-ISP front end trained end to end with a detector.
+"""The detection task's LightningModule: an optional TA-ISP front end trained end to end with a detector.
 
 TA-ISP (``../shared/papers/ta-isp-summary.txt``) is trained jointly with the downstream detector on the task loss
 (the detector's own losses: focal loss + box regression for RetinaNet, plus centre-ness for FCOS). The module pairs
-with :class:`rawvision.data.RawDetectionDataModule` (batches of ``(images, targets)``, images the demosaiced RAW in
+with :class:`rawvision.tasks.detection.RawDetectionDataModule` (batches of ``(images, targets)``, images the demosaiced RAW in
 [0, 1]) and reports COCO AP (torchmetrics on pycocotools) on the validation set.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import time
-from pathlib import Path
 
 import lightning as L
 import torch
@@ -19,15 +16,16 @@ import torch
 from rawvision.metrics.detection import coco_map_metric, coco_metric_inputs, summarize_map
 from rawvision.models.detectors import DETECTORS, build_detector
 from rawvision.models.ta_isp import parse_ta_isp_modules
+from rawvision.tasks.base import RngStateMixin, param_groups
 
-__all__ = ["DETECTION_FRONT_ENDS", "RawDetection", "fit_detector", "parse_ta_isp_modules"]
+__all__ = ["DETECTION_FRONT_ENDS", "RawDetection"]
 
 #: ``none``: the demosaiced RAW goes straight into the detector (its TF-Lite normalisation only);
 #: ``ta-isp``: TA-ISP (3-channel demosaiced RAW -> RGB in [0, 1]) first.
 DETECTION_FRONT_ENDS = ("none", "ta-isp")
 
 
-class RawDetection(L.LightningModule):
+class RawDetection(RngStateMixin, L.LightningModule):
     """A torchvision RetinaNet / FCOS on EfficientNet-Lite0 + FPN (ImageNet backbone), optionally behind TA-ISP.
 
     Batches are ``(images, targets)``: images a list of (3, H, W) float tensors in [0, 1] (the demosaiced RAW, or
@@ -56,7 +54,7 @@ class RawDetection(L.LightningModule):
         ValueError: an unknown detector, front end or TA-ISP module.
     """
 
-    def __init__(self, num_classes: int, detector: str = "retinanet", front_end: str = "ta-isp",
+    def __init__(self, num_classes: int = 1, detector: str = "retinanet", front_end: str = "ta-isp",
                  ta_isp_modules: tuple[str, ...] | str = ("glc", "hsa", "rgfm"),
                  ta_isp_weight_range: tuple[float, float] = (1.0, 3.0), lr: float = 1e-4,
                  front_end_lr: float | None = 1e-3, weight_decay: float = 1e-4, warmup_steps: int = 50,
@@ -64,6 +62,7 @@ class RawDetection(L.LightningModule):
                  pretrained_backbone: bool = True, freeze_backbone: bool = False,
                  detector_kwargs: dict | None = None) -> None:
         super().__init__()
+        self.flops_per_batch = None  # for Lightning's ThroughputMonitor (FLOPs are the compute bench's)
         if detector not in DETECTORS:
             raise ValueError(f"unknown detector {detector!r}: expected one of {', '.join(DETECTORS)}")
         if front_end not in DETECTION_FRONT_ENDS:
@@ -98,23 +97,14 @@ class RawDetection(L.LightningModule):
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         images, targets = batch
         losses = self.model(images, [{"boxes": t["boxes"], "labels": t["labels"]} for t in targets])
-        loss = sum(losses.values())
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"non-finite detection loss at step {self.global_step}: "
-                                     f"{ {k: float(v) for k, v in losses.items()} }")
+        loss = sum(losses.values())  # not checked for finiteness per step (a host sync); train/loss is logged
         bs = len(images)
         self.log("train/loss", loss, prog_bar=True, batch_size=bs)
         self.log_dict({f"train/{k}": v for k, v in losses.items()}, batch_size=bs)
         return loss
 
     def configure_optimizers(self):
-        fe = self.front_end
-        front = {id(p) for p in fe.parameters()} if fe is not None else set()
-        groups = [{"params": [p for p in self.model.parameters() if p.requires_grad and id(p) not in front]}]
-        if fe is not None:
-            groups.append({"params": [p for p in fe.parameters() if p.requires_grad],
-                           "lr": self.hparams.front_end_lr or self.hparams.lr})
-        groups = [g for g in groups if g["params"]]
+        groups = param_groups(self.model, self.front_end, self.hparams.lr, self.hparams.front_end_lr)
         opt = torch.optim.AdamW(groups, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
         steps = max(1, int(self.trainer.estimated_stepping_batches))
         warm = min(int(self.hparams.warmup_steps), steps // 2)
@@ -150,49 +140,3 @@ class RawDetection(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._eval_end("test")
-
-
-def fit_detector(model: RawDetection, datamodule, run_dir: str | Path, epochs: int = 4, max_steps: int = -1,
-                 accelerator: str = "auto", progress: bool = False, checkpoint: bool = False) -> dict:
-    """Train ``model`` on ``datamodule`` (Lightning ``Trainer``), then evaluate it on the validation set.
-
-    Args:
-        model: a :class:`RawDetection`.
-        datamodule: a :class:`rawvision.data.RawDetectionDataModule` (or any datamodule giving its batches).
-        run_dir: folder for the CSV log (``logs/metrics.csv``), ``metrics.json`` and, with ``checkpoint``,
-            ``checkpoints/last.ckpt``.
-        epochs, max_steps: the schedule (``max_steps`` -1: epochs decide).
-        accelerator: Lightning accelerator (``"auto"``: the GPU when there is one).
-        progress: show Lightning's progress bar.
-        checkpoint: save the last checkpoint.
-
-    Returns:
-        dict: ``train_steps``, ``train_img_per_s`` (wall clock after the first step, data and RAW simulation
-        included), ``train_seconds``, ``val_images``, ``front_end_params`` and the COCO metrics of
-        :func:`rawvision.metrics.detection.summarize_map` (``AP``, ``AP50``, ... in [0, 1]); also written to
-        ``run_dir/metrics.json`` (atomically).
-    """
-    from rawvision._atomic import write_atomic
-    from rawvision.distill.run import Throughput
-
-    run_dir = Path(run_dir)
-    speed = Throughput()
-    callbacks = [speed]
-    if checkpoint:
-        callbacks.append(L.pytorch.callbacks.ModelCheckpoint(dirpath=str(run_dir / "checkpoints"), save_last=True))
-    quiet = dict(accelerator=accelerator, devices=1, enable_progress_bar=progress, enable_model_summary=False)
-    trainer = L.Trainer(max_epochs=epochs, max_steps=max_steps, callbacks=callbacks, limit_val_batches=0,
-                        num_sanity_val_steps=0, log_every_n_steps=10, enable_checkpointing=checkpoint,
-                        logger=L.pytorch.loggers.CSVLogger(str(run_dir), name="logs", version=""),
-                        default_root_dir=str(run_dir), **quiet)
-    t0 = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule)
-    train_s, steps = time.perf_counter() - t0, trainer.global_step
-    L.Trainer(logger=False, enable_checkpointing=False, **quiet).test(model, datamodule=datamodule, verbose=False)
-    fe = model.front_end
-    metrics = {"train_steps": steps, "train_img_per_s": speed.img_per_s, "train_seconds": round(train_s, 1),
-               "val_images": len(datamodule.val_set) if getattr(datamodule, "val_set", None) is not None else None,
-               "front_end_params": sum(p.numel() for p in fe.parameters()) if fe is not None else 0,
-               **model.last_eval}
-    write_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2, default=str))
-    return metrics

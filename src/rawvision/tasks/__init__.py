@@ -1,0 +1,9 @@
+"""Tasks: one LightningModule + LightningDataModule per task, built from the task-agnostic parts (``raw/``,
+``models/``, ``distill/``, ``data/``, ``metrics/``). Registered by name in :data:`rawvision.config.TASKS`:
+``classification`` (photos -> simulated RAW), ``classification-pairs`` (real RAW/RGB pairs), ``detection``.
+Room is kept for ``segmentation`` and ``isp`` (a learned RAW -> RGB ISP): a new task is a new subpackage here and
+one line in ``TASKS``."""
+
+from rawvision.tasks.base import RawDataModule, RngStateMixin, param_groups
+
+__all__ = ["RawDataModule", "RngStateMixin", "param_groups"]
