@@ -152,6 +152,37 @@ def test_cuda_matches_cpu(method):
     assert torch.equal(mosaic(out, "BGGR").cpu(), raw)
 
 
+@pytest.mark.parametrize("method", DEMOSAIC_METHODS)
+@pytest.mark.parametrize("pattern", BAYER_PATTERNS)
+def test_matmul_path_equals_the_convolution(method, pattern, monkeypatch):
+    """The CUDA float32 path (unfold + matmul, no TF32 by default, no global flag), exercised on the CPU."""
+    raw = torch.rand(2, 1, 13, 18, generator=torch.Generator().manual_seed(4))
+    ref = demosaic(raw, pattern, method)
+    planes = torch.rand(2, 4, 9, 11, generator=torch.Generator().manual_seed(5))
+    w = demosaic_module._polyphase_weight(method, pattern, torch.float32, torch.device("cpu"))
+    torch.testing.assert_close(demosaic_module._conv_as_matmul(planes, w), F.conv2d(planes, w), rtol=0, atol=1e-6)
+    calls = []
+    monkeypatch.setattr(demosaic_module, "_matmul_path", lambda t: calls.append(t.shape) or True)
+    before = (torch.backends.cudnn.allow_tf32, torch.get_float32_matmul_precision())
+    x = raw.clone().requires_grad_(True)  # autograd: the general path (CPU without it takes the strip path)
+    out = demosaic(x, pattern, method)
+    assert calls, "the matmul path was not taken"
+    assert (torch.backends.cudnn.allow_tf32, torch.get_float32_matmul_precision()) == before  # no global toggled
+    assert out.shape == ref.shape and out.is_contiguous()
+    torch.testing.assert_close(out.detach(), ref, rtol=0, atol=1e-6)
+    assert torch.equal(mosaic(out.detach(), pattern), raw)  # recorded values exact
+    out.sum().backward()
+    monkeypatch.setattr(demosaic_module, "_matmul_path", lambda t: False)
+    x_ref = raw.clone().requires_grad_(True)
+    demosaic(x_ref, pattern, method).sum().backward()
+    torch.testing.assert_close(x.grad, x_ref.grad, rtol=0, atol=1e-5)
+
+
+def test_no_process_global_precision_switch():
+    assert not hasattr(demosaic_module, "_ieee_fp32")
+    assert demosaic_module._matmul_path(torch.zeros(1)) is False  # CPU: the convolution, as always
+
+
 def test_dispatcher_and_errors():
     raw = torch.rand(1, 1, 8, 10)
     assert DEMOSAIC_METHODS == ("bilinear", "malvar")

@@ -16,18 +16,12 @@ from PIL import Image
 
 from rawvision._atomic import atomic_path
 from rawvision.data.photos import DataError, find_photos, load_rgb
-from rawvision.raw.cfa import check_pattern, mosaic
-from rawvision.raw.noise import (
-    add_gaussian_noise,
-    add_shot_read_noise,
-    check_sigma,
-    random_noise_levels,
-    simulate_short_exposure,
-)
+from rawvision.raw.cfa import check_pattern
+from rawvision.raw.noise import check_sigma
+from rawvision.raw.simulate import NOISE_MODELS, RawSimulation, simulate_raw
+from rawvision.raw.unprocess import SRGB_TO_XYZ
 
-__all__ = ["SimulationOptions", "simulate_pair", "write_pair_folder"]
-
-NOISE_MODELS = ("none", "gaussian", "shot-read")
+__all__ = ["SimulationOptions", "simulate_pair", "simulation_of", "write_pair_folder"]
 
 
 @dataclass
@@ -41,8 +35,8 @@ class SimulationOptions:
         noise: ``none``, ``gaussian`` (``sigma``, fraction of the white level) or ``shot-read`` (Brooks' sampled
             heteroscedastic levels).
         sigma: Gaussian noise std.
-        exposure_ratio: k > 1 simulates a short exposure (signal / k, shot-read noise at the higher gain,
-            quantised at ``bit_depth``, brightened by k); 1 = off.
+        exposure_ratio: k > 1 simulates a short exposure (signal / k, shot-read noise at the higher gain whatever
+            ``noise`` says, quantised at the file's bit depth, brightened by k); 1 = off.
         black_level, white_level: the digital numbers the DNG stores for 0 and 1 (``white_level`` sets the bit
             depth of the file).
         seed: photo i uses ``seed + i`` for its camera parameters and noise.
@@ -72,43 +66,56 @@ class SimulationOptions:
         return self
 
 
+def simulation_of(options: SimulationOptions) -> RawSimulation:
+    """The :class:`~rawvision.raw.simulate.RawSimulation` of a pair folder's options.
+
+    Noise is clipped to the sensor's range (a file stores [0, 1]); a short exposure (k > 1) always has shot/read
+    noise (``options.noise`` is then not used), is quantised at the bits of ``white_level - black_level`` and
+    brightened by k.
+    """
+    k = float(options.exposure_ratio)
+    return RawSimulation(
+        options.pattern,
+        unprocess=bool(options.unprocess),
+        noise="shot-read" if k > 1 else options.noise,
+        sigma=options.sigma,
+        clip=True,
+        exposure_ratio=k,
+        brighten=True,
+        bit_depth=int(np.ceil(np.log2(options.white_level - options.black_level + 1))),
+    )
+
+
 def simulate_pair(rgb: torch.Tensor, options: SimulationOptions, seed: int) -> tuple[torch.Tensor, dict]:
-    """One photo -> its simulated RAW.
+    """One photo -> its simulated RAW, by :func:`rawvision.raw.simulate.simulate_raw` (in float64).
 
     Args:
         rgb: (1, 3, H, W) float sRGB in [0, 1].
         options: :class:`SimulationOptions` (checked).
-        seed: seeds the camera parameters and the noise.
+        seed: seeds the camera parameters and the noise (a CPU ``torch.Generator``; draw order: camera, noise
+            levels, noise).
 
     Returns:
-        ``(raw, meta)``: raw (1, 1, H, W) in [0, 1] (1 = white level; noise is clipped to the sensor's range, as a
-        file stores it); meta with ``wb_gains`` (R, G, B), ``xyz_to_cam`` (3, 3) (None for a plain mosaic) and the
-        noise levels used.
+        ``(raw, meta)``: raw (1, 1, H, W) float32 in [0, 1] (1 = white level; noise is clipped to the sensor's range,
+        as a file stores it); meta with ``wb_gains`` (R, G, B), ``xyz_to_cam`` (3, 3) (None for a plain mosaic) and
+        the noise levels used.
     """
     g = torch.Generator().manual_seed(seed)
+    sim = simulation_of(options)
+    out = simulate_raw(rgb.double(), sim, g)
     meta: dict = {"pattern": options.pattern, "seed": seed, "wb_gains": None, "xyz_to_cam": None}
-    if options.unprocess:
-        from rawvision.raw.unprocess import SRGB_TO_XYZ, unprocess
-
-        raw, p = unprocess(rgb.double(), options.pattern, generator=g)
+    p = out.unprocess_params
+    if p is not None:
         meta["wb_gains"] = p.wb_gains[0].tolist()
         # rgb2cam = normalise_rows(xyz2cam @ srgb2xyz): any xyz2cam with these rows gives it back; DNG wants xyz2cam.
         meta["xyz_to_cam"] = (p.rgb2cam[0] @ torch.linalg.inv(SRGB_TO_XYZ.double())).tolist()
-    else:
-        raw = mosaic(rgb.double(), options.pattern)
-    if options.exposure_ratio > 1 or options.noise == "shot-read":
-        shot, read = random_noise_levels(1, generator=g, dtype=torch.float64)
-        meta.update(shot_noise=float(shot), read_noise_variance=float(read))
-    if options.exposure_ratio > 1:
-        bits = int(np.ceil(np.log2(options.white_level - options.black_level + 1)))
-        raw = simulate_short_exposure(raw, options.exposure_ratio, shot, read, bit_depth=bits, generator=g)
+    if out.shot is not None:
+        meta.update(shot_noise=float(out.shot), read_noise_variance=float(out.read))
+    if sim.short_exposure:
         meta["exposure_ratio"] = options.exposure_ratio
-    elif options.noise == "shot-read":
-        raw = add_shot_read_noise(raw, shot, read, generator=g)
-    elif options.noise == "gaussian":
-        raw = add_gaussian_noise(raw, options.sigma, generator=g)
+    elif sim.noise == "gaussian":
         meta["sigma"] = options.sigma
-    return raw.clamp(0, 1).float(), meta
+    return out.raw.float(), meta
 
 
 def _atomic(path: Path, write) -> None:

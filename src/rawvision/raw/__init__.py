@@ -18,7 +18,7 @@ from rawvision.raw.noise import (
 from rawvision.raw.normalize import CFAStatistics, cfa_site_statistics
 from rawvision.raw.pack import PACKED_CHANNELS, pack_bayer, unpack_bayer
 from rawvision.raw.render import render_libraw
-from rawvision.raw.simulate import RawSimulator
+from rawvision.raw.simulate import RawSimulation, RawSimulator, SimulatedRaw, capture, simulate_raw
 from rawvision.raw.tiling import demosaic_tiled, map_tiles, simulate_raw_tiled
 from rawvision.raw.unprocess import UnprocessParams, sample_unprocess_params, unprocess
 
@@ -30,12 +30,15 @@ __all__ = [
     "PACKED_CHANNELS",
     "RawFileError",
     "RawImage",
+    "RawSimulation",
     "RawSimulator",
+    "SimulatedRaw",
     "UnprocessParams",
     "add_gaussian_noise",
     "add_poisson_gaussian_noise",
     "add_shot_read_noise",
     "cam_to_srgb_from_xyz",
+    "capture",
     "cfa_masks",
     "cfa_site_statistics",
     "check_pattern",
@@ -53,6 +56,7 @@ __all__ = [
     "render_libraw",
     "sample_unprocess_params",
     "shift_pattern",
+    "simulate_raw",
     "simulate_raw_tiled",
     "simulate_short_exposure",
     "unpack_bayer",

@@ -7,11 +7,16 @@ output phases, the value of every output pixel (recorded values are an identity 
 back into ``(B, 3, H, W)``. No masks, no sparse 3-channel tensor, no Python loop over pixels. Reflect padding of the
 mosaic (``F.pad(mode="reflect")``, whole-sample symmetric: row -1 = row 1) keeps the CFA phase, so border pixels are
 interpolated from real same-colour neighbours.
+
+Precision on CUDA: float32 mosaics go through ``F.unfold`` + a matmul instead of ``conv2d``, because cuDNN's float32
+convolutions default to TF32 (10-bit mantissa: the recorded values would come back rounded) while float32 matmuls
+default to full IEEE float32. No process-global flag is read or changed here (thread-safe, ``torch.compile``-able);
+TF32 follows the user's own matmul setting (``torch.set_float32_matmul_precision("high")`` allows it). CPU results
+do not depend on any of this. Other dtypes (float16, bfloat16, float64) use ``conv2d`` everywhere.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 from functools import lru_cache
 
@@ -173,19 +178,31 @@ def _conv_merge_strips(planes: torch.Tensor, weight: torch.Tensor, p: int) -> to
     return out
 
 
-@contextlib.contextmanager
-def _ieee_fp32(t: torch.Tensor):
-    """On CUDA, run float32 convolutions in full float32 (not TF32, which would round the recorded values)."""
-    if t.device.type != "cuda" or t.dtype != torch.float32:
-        yield
-        return
-    conv = torch.backends.cudnn.conv
-    previous = conv.fp32_precision
-    conv.fp32_precision = "ieee"
-    try:
-        yield
-    finally:
-        conv.fp32_precision = previous
+def _matmul_path(t: torch.Tensor) -> bool:
+    """CUDA float32: the convolution runs as a matmul (see :func:`_conv_as_matmul`)."""
+    return t.device.type == "cuda" and t.dtype == torch.float32
+
+
+def _conv_as_matmul(planes: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``F.conv2d(planes, weight)`` (valid, stride 1) as ``F.unfold`` + one matmul.
+
+    Why: on CUDA, cuDNN runs float32 convolutions in TF32 by default (``torch.backends.cudnn.allow_tf32`` is True),
+    which would round the recorded values; float32 matmuls are full IEEE float32 by default
+    (``torch.get_float32_matmul_precision() == "highest"``). So this path is exact for the identity taps without
+    touching any process-global flag: it follows the user's matmul precision setting (set it to "high" and the
+    matmul, hence this demosaic, may use TF32 too). Linear in ``planes``, hence differentiable.
+
+    Args:
+        planes: (B, C, Hp, Wp) float tensor (any strides).
+        weight: (O, C, kh, kw) float tensor of the same dtype and device.
+
+    Returns:
+        (B, O, Hp - kh + 1, Wp - kw + 1) contiguous tensor, ``planes``' dtype and device.
+    """
+    b, _, hp, wp = planes.shape
+    o, _, kh, kw = weight.shape
+    cols = F.unfold(planes, (kh, kw))  # (B, C * kh * kw, L), channel c * kh * kw + u * kw + v: weight's own order
+    return torch.matmul(weight.reshape(o, -1), cols).view(b, o, hp - kh + 1, wp - kw + 1)
 
 
 def _demosaic_polyphase(raw: torch.Tensor, pattern: str, method: str, fn: str) -> torch.Tensor:
@@ -208,8 +225,7 @@ def _demosaic_polyphase(raw: torch.Tensor, pattern: str, method: str, fn: str) -
     if planes.device.type == "cpu" and _fast_path(planes):
         out = _conv_merge_strips(planes, weight, p)
     else:
-        with _ieee_fp32(planes):
-            y = F.conv2d(planes, weight)
+        y = _conv_as_matmul(planes, weight) if _matmul_path(planes) else F.conv2d(planes, weight)
         out = _merge_phases(y)
     if out.shape[-2] != height or out.shape[-1] != width:
         out = out[..., :height, :width].contiguous()
@@ -251,7 +267,8 @@ def demosaic_malvar(raw: torch.Tensor, pattern: str = "RGGB") -> torch.Tensor:
     sites of an R row or a B row, R at B and B at R sites. Recorded values are kept exactly. Borders use reflection
     padding by 2 (``F.pad(mode="reflect")``, row -1 = row 1), which keeps the CFA phase; colour-demosaicing
     (``scipy.ndimage.convolve``, mode "reflect" = row -1 = row 0) differs in the 2-pixel border only. Linear, hence
-    differentiable; batched; CPU and GPU (on CUDA float32 the convolution runs in full float32, never TF32). Values
+    differentiable; batched; CPU and GPU (on CUDA float32 the convolution runs as a matmul, full float32 unless
+    the user allows TF32 matmuls, see the module docstring). Values
     are not clipped (the filters overshoot near edges, e.g. below 0 for an input in [0, 1]).
 
     Args:
@@ -294,7 +311,9 @@ def demosaic(raw: torch.Tensor, pattern: str = "RGGB", method: str = "bilinear")
     Source: see :func:`demosaic_bilinear` and :func:`demosaic_malvar`.
 
     Example:
-        >>> rgb = demosaic(torch.rand(1, 1, 8, 8), "RGGB", method="malvar")
+        >>> rgb = demosaic(torch.full((1, 1, 4, 4), 0.5), "RGGB", method="malvar")
+        >>> rgb.shape, rgb.unique()  # a flat grey mosaic stays flat grey
+        (torch.Size([1, 3, 4, 4]), tensor([0.5000]))
     """
     m = _check_method(method)
     return demosaic_malvar(raw, pattern) if m == "malvar" else demosaic_bilinear(raw, pattern)

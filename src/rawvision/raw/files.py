@@ -80,8 +80,12 @@ class RawImage:
         path: the file read, or None.
 
     Example:
-        >>> img = read_raw("tile.dng")            # doctest: +SKIP
-        >>> x = img.to_tensor()                    # (1, 1, H, W) float32 in [0, 1]
+        >>> img = RawImage(np.array([[64, 544], [544, 1023]], np.uint16), "RGGB", black_level=64, white_level=1023)
+        >>> img.bit_depth, img.black_level.tolist()
+        (10, [[64.0, 64.0], [64.0, 64.0]])
+        >>> img.to_tensor()  # (1, 1, H, W) float32, 0 = black, 1 = white level
+        tensor([[[[0.0000, 0.5005],
+                  [0.5005, 1.0000]]]])
     """
 
     cfa: np.ndarray
@@ -135,7 +139,11 @@ class RawImage:
             (H, W) float32; 0 = black level, 1 = white level (saturation).
 
         Example:
-            >>> img.normalized().max() <= 1            # doctest: +SKIP
+            >>> img = RawImage(np.array([[32, 528], [60, 1023]], np.uint16), "RGGB", black_level=64, white_level=1023)
+            >>> img.normalized().astype(float).round(4).tolist()
+            [[0.0, 0.4838], [0.0, 1.0]]
+            >>> round(float(img.normalized(clip=False)[0, 0]), 4)  # below the black level: negative
+            -0.0334
         """
         black = self.black_map()
         out = (self.cfa.astype(np.float32) - black) / (np.float32(self.white_level) - black)
@@ -155,7 +163,12 @@ class RawImage:
             (1, 1, H, W) float32 tensor: the (B, 1, H, W) RAW mosaic layout of ``rawvision.raw``.
 
         Example:
-            >>> x = read_raw("tile.dng").to_tensor()   # doctest: +SKIP
+            >>> img = RawImage(np.full((4, 6), 300, np.uint16), "BGGR", black_level=100, white_level=500)
+            >>> x = img.to_tensor()
+            >>> x.shape, x.dtype, float(x[0, 0, 0, 0])
+            (torch.Size([1, 1, 4, 6]), torch.float32, 0.5)
+            >>> float(img.to_tensor(normalize=False).max())  # the DN
+            300.0
         """
         arr = self.normalized(clip=clip) if normalize else self.cfa.astype(np.float32)
         return torch.from_numpy(np.ascontiguousarray(arr))[None, None].to(device)
@@ -177,7 +190,13 @@ class RawImage:
             ValueError: an odd offset with ``keep_phase``; a window not inside the frame.
 
         Example:
-            >>> img.crop(0, 0, 256, 256).pattern == img.pattern    # doctest: +SKIP
+            >>> img = RawImage(np.zeros((4, 4), np.uint16) + 100, "RGGB", black_level=[64, 60, 60, 56],
+            ...                white_level=1023)
+            >>> img.crop(2, 2, 2, 2).pattern
+            'RGGB'
+            >>> win = img.crop(0, 1, 2, 3, keep_phase=False)  # odd offset: the pattern and black levels shift
+            >>> win.pattern, win.black_level.tolist(), win.cfa.shape
+            ('GRBG', [[60.0, 64.0], [56.0, 60.0]], (2, 3))
         """
         top, left, height, width = (int(v) for v in (top, left, height, width))
         h, w = self.cfa.shape
@@ -350,10 +369,17 @@ def read_raw(path: str | os.PathLike, *, visible: bool = True) -> RawImage:
         (X-Trans 6x6 CFA, linear / demosaiced DNG, Foveon, monochrome, CMYG or other 4-colour CFA); a white level
         not above the black level.
 
-    Example:
-        >>> img = read_raw("../shared/data/raw/tiles/s40_0101_colorchecker.dng")   # doctest: +SKIP
-        >>> img.pattern, img.black_level[0, 0], img.white_level                     # doctest: +SKIP
-        ('RGGB', 32.0, 1023.0)
+    Example (a file written on the spot; the shared tiles, e.g. ``s40_0101_colorchecker.dng``, read the same way:
+    RGGB, black 32, white 1023):
+        >>> import pathlib, tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     path = write_dng(pathlib.Path(d) / "flat.dng", np.full((32, 32), 500, np.uint16), "GRBG",
+        ...                      black_level=64, white_level=1023, wb_gains=[2.0, 1.0, 1.5])
+        ...     img = read_raw(path)
+        >>> img.pattern, img.cfa.shape, float(img.black_level[0, 0]), img.white_level, int(img.cfa[0, 0])
+        ('GRBG', (32, 32), 64.0, 1023.0, 500)
+        >>> img.wb_gains.round(3).tolist()
+        [2.0, 1.0, 1.5]
     """
     import rawpy
 
@@ -490,8 +516,13 @@ def write_dng(
     Source: Adobe DNG Specification 1.4.0.0, Chapter 4.
 
     Example:
+        >>> import pathlib, tempfile
         >>> cfa = np.full((32, 32), 100, np.uint16)
-        >>> write_dng("x.dng", cfa, "RGGB", black_level=64, white_level=1023)  # doctest: +SKIP
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     path = write_dng(pathlib.Path(d) / "sub" / "x.dng", cfa, "RGGB", black_level=64, white_level=1023)
+        ...     back = read_raw(path)
+        >>> path.name, back.pattern, bool((back.cfa == cfa).all())
+        ('x.dng', 'RGGB', True)
     """
     import tifffile
 

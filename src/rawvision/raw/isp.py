@@ -109,7 +109,10 @@ def apply_white_balance(raw: torch.Tensor, wb_gains: torch.Tensor, pattern: str 
     Source: Brooks et al. 2019, Sec. 3 "White Balance" and "Digital Gain"; ``process.py`` ``apply_gains``.
 
     Example:
-        >>> out = apply_white_balance(torch.rand(2, 1, 8, 8), torch.tensor([[2.0, 1.0, 1.5]] * 2), "BGGR")
+        >>> out = apply_white_balance(torch.full((2, 1, 2, 2), 0.25), torch.tensor([[2.0, 1.0, 1.5]] * 2), "BGGR")
+        >>> out[0, 0]  # B G / G R sites
+        tensor([[0.3750, 0.2500],
+                [0.2500, 0.5000]])
     """
     _check_raw(raw)
     wb = _batched_gains(wb_gains, raw)
@@ -139,7 +142,9 @@ def cam_to_srgb_from_xyz(xyz_to_cam: torch.Tensor) -> torch.Tensor:
 
     Example:
         >>> from rawvision.raw.unprocess import XYZ_TO_CAM_BROOKS
-        >>> cam2rgb = cam_to_srgb_from_xyz(XYZ_TO_CAM_BROOKS)  # (4, 3, 3)
+        >>> cam2rgb = cam_to_srgb_from_xyz(XYZ_TO_CAM_BROOKS)
+        >>> cam2rgb.shape, bool(torch.allclose(cam2rgb.sum(-1), torch.ones(4, 3, dtype=cam2rgb.dtype)))  # white kept
+        (torch.Size([4, 3, 3]), True)
     """
     rgb2cam = rgb_to_cam_from_xyz(xyz_to_cam)
     try:
@@ -189,6 +194,8 @@ def process(
         >>> rgb = torch.rand(2, 3, 16, 16)
         >>> raw, p = unprocess(rgb, "RGGB", generator=torch.Generator().manual_seed(0))
         >>> out = process(raw, p.wb_gains, p.cam2rgb, "RGGB")  # ~ rgb
+        >>> out.shape, bool(out.min() >= 0), bool(out.max() <= 1)
+        (torch.Size([2, 3, 16, 16]), True, True)
     """
     _check_raw(raw)
     pattern = check_pattern(pattern)
@@ -221,7 +228,9 @@ class ClassicalISP(nn.Module):
 
     Example:
         >>> isp = ClassicalISP("RGGB")
-        >>> rgb = isp(torch.rand(2, 1, 16, 16), torch.tensor([2.0, 1.0, 1.6]), torch.eye(3))  # (2, 3, 16, 16)
+        >>> rgb = isp(torch.rand(2, 1, 16, 16), torch.tensor([2.0, 1.0, 1.6]), torch.eye(3))
+        >>> rgb.shape
+        torch.Size([2, 3, 16, 16])
     """
 
     def __init__(

@@ -52,6 +52,10 @@ def add_gaussian_noise(
     Example:
         >>> g = torch.Generator().manual_seed(0)
         >>> noisy = add_gaussian_noise(torch.zeros(1, 1, 4, 4), 0.1, generator=g)
+        >>> noisy.shape, bool(noisy.min() < 0)  # not clipped by default
+        (torch.Size([1, 1, 4, 4]), True)
+        >>> add_gaussian_noise(torch.zeros(1, 1, 4, 4), 0.1, generator=g, clip=True).min()
+        tensor(0.)
     """
     sigma = check_sigma(sigma)
     if sigma == 0:
@@ -129,6 +133,8 @@ def random_noise_levels(
 
     Example:
         >>> shot, read = random_noise_levels(4, torch.Generator().manual_seed(0))
+        >>> shot.shape, bool(((shot >= 1e-4) & (shot <= 1.2e-2)).all()), bool((read > 0).all())
+        (torch.Size([4]), True, True)
     """
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ValueError(f"batch must be an int >= 1, got {batch!r}")
@@ -173,6 +179,8 @@ def add_shot_read_noise(
 
     Example:
         >>> noisy = add_shot_read_noise(torch.full((2, 1, 8, 8), 0.5), 0.01, 0.0005, torch.Generator().manual_seed(0))
+        >>> round(float(noisy.mean()), 2), round((0.5 * 0.01 + 0.0005) ** 0.5, 3)  # mean 0.5, std sqrt(x shot + read)
+        (0.5, 0.074)
     """
     _check_raw4d(raw, "add_shot_read_noise")
     shot_ = _per_sample(shot, "shot", raw)
@@ -215,6 +223,8 @@ def add_poisson_gaussian_noise(
 
     Example:
         >>> noisy = add_poisson_gaussian_noise(torch.full((1, 1, 8, 8), 0.5), 1e-3, 1e-5, torch.Generator())
+        >>> noisy.shape, round(float(noisy.mean()), 1)
+        (torch.Size([1, 1, 8, 8]), 0.5)
     """
     _check_raw4d(raw, "add_poisson_gaussian_noise")
     shot_ = _per_sample(shot, "shot", raw)
@@ -300,6 +310,9 @@ def simulate_short_exposure(
         >>> g = torch.Generator().manual_seed(0)
         >>> shot, read = random_noise_levels(2, g)
         >>> short = simulate_short_exposure(torch.rand(2, 1, 16, 16), 8.0, shot, read, bit_depth=12, generator=g)
+        >>> levels = short / 8 * 4095  # brightened by 8 from the 12-bit grid i / 4095
+        >>> short.shape, bool(torch.allclose(levels, levels.round(), atol=1e-3)), bool(short.max() <= 8)
+        (torch.Size([2, 1, 16, 16]), True, True)
     """
     _check_raw4d(raw, "simulate_short_exposure")
     k = torch.as_tensor(ratio, device=raw.device)

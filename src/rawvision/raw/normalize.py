@@ -18,6 +18,8 @@ class CFAStatistics:
         >>> stats = CFAStatistics("RGGB")
         >>> stats.update(torch.rand(4, 1, 16, 16))
         >>> mean, std = stats.compute()  # each (3,) float32: R, G, B
+        >>> mean.shape, mean.dtype
+        (torch.Size([3]), torch.float32)
     """
 
     def __init__(self, pattern: str = "RGGB") -> None:

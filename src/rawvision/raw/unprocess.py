@@ -180,7 +180,9 @@ def apply_ccm(image: torch.Tensor, ccm: torch.Tensor) -> torch.Tensor:
     Source: Brooks et al. 2019, Sec. 3 "Color Correction"; unprocess.py ``apply_ccm``, process.py ``apply_ccms``.
 
     Example:
-        >>> out = apply_ccm(torch.rand(2, 3, 4, 4), torch.eye(3).expand(2, 3, 3))
+        >>> swap = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])  # R <-> B
+        >>> apply_ccm(torch.tensor([1.0, 2.0, 3.0]).view(1, 3, 1, 1), swap).flatten()
+        tensor([3., 2., 1.])
     """
     _check_image(image)
     m = _batched_matrix(ccm, image.shape[0], "ccm").to(device=image.device, dtype=image.dtype)
@@ -251,7 +253,9 @@ def random_ccm(
     Source: Brooks et al. 2019, Sec. 3 "Color Correction"; ``unprocess.py`` ``random_ccm``.
 
     Example:
-        >>> rgb2cam = random_ccm(4, torch.Generator().manual_seed(0))  # (4, 3, 3)
+        >>> rgb2cam = random_ccm(4, torch.Generator().manual_seed(0))
+        >>> rgb2cam.shape, bool(torch.allclose(rgb2cam.sum(-1), torch.ones(4, 3)))  # rows sum to 1
+        (torch.Size([4, 3, 3]), True)
     """
     _check_batch(batch)
     sdev = _sample_device(generator, device)
@@ -288,6 +292,8 @@ def random_gains(
 
     Example:
         >>> rgb_gain, red_gain, blue_gain = random_gains(4, torch.Generator().manual_seed(0))
+        >>> rgb_gain.shape, bool(((red_gain >= 1.9) & (red_gain <= 2.4)).all())
+        (torch.Size([4]), True)
     """
     _check_batch(batch)
     sdev = _sample_device(generator, device)
@@ -326,7 +332,11 @@ def safe_invert_gains(
     ``safe_invert_gains``.
 
     Example:
-        >>> out = safe_invert_gains(torch.rand(2, 3, 8, 8), 1.25, 2.0, 1.7)
+        >>> safe_invert_gains(torch.full((1, 3, 1, 1), 0.5), 1.25, 2.0, 1.6).flatten()  # grey: (1/2, 1, 1/1.6) / 1.25
+        tensor([0.2000, 0.4000, 0.2500])
+        >>> white = safe_invert_gains(torch.ones(1, 3, 1, 1), 1.25, 2.0, 1.6)  # white stays white
+        >>> bool(torch.allclose(white, torch.ones(1, 3, 1, 1)))
+        True
     """
     _check_image(image)
     b = image.shape[0]
@@ -486,6 +496,8 @@ def unprocess_to_camera(rgb: torch.Tensor, params: UnprocessParams) -> torch.Ten
 
     Example:
         >>> cam = unprocess_to_camera(torch.rand(2, 3, 8, 8), sample_unprocess_params(2))
+        >>> cam.shape, bool(cam.min() >= 0), bool(cam.max() <= 1)
+        (torch.Size([2, 3, 8, 8]), True, True)
     """
     _check_image(rgb, "rgb")
     if not isinstance(params, UnprocessParams) or params.batch_size != rgb.shape[0]:
