@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from rawvision.data.coco import CocoDetection, load_coco, write_coco, xywh_to_xyxy
+from rawvision.data.coco import CocoDetection, hflip_detection, load_coco, write_coco, xywh_to_xyxy, xyxy_to_xywh
 from rawvision.data.photos import DataError
 
 
@@ -217,3 +217,52 @@ def test_xywh_to_xyxy():
     assert xywh_to_xyxy(torch.tensor([[1.0, 2.0, 3.0, 4.0]])).tolist() == [[1.0, 2.0, 4.0, 6.0]]
     with pytest.raises(ValueError):
         xywh_to_xyxy(torch.zeros(4))
+
+
+def test_xyxy_to_xywh_round_trip():
+    g = torch.Generator().manual_seed(0)
+    xywh = torch.cat([torch.rand(20, 2, generator=g) * 100, torch.rand(20, 2, generator=g) * 50 + 1], dim=1)
+    torch.testing.assert_close(xyxy_to_xywh(xywh_to_xyxy(xywh)), xywh)
+    assert xywh_to_xyxy(torch.zeros(0, 4)).shape == (0, 4)
+    assert xywh_to_xyxy(xywh.double()).dtype == torch.float64
+    with pytest.raises(ValueError, match=r"\(N, 4\)"):
+        xyxy_to_xywh(torch.zeros(3, 5))
+
+
+def _hflip_before(image, target):
+    """hflip_detection of rawvision.data.detection (hand-written flip), the reference."""
+    w = image.shape[-1]
+    out = dict(target)
+    for key in ("boxes", "crowd_boxes"):
+        if key in target:
+            b = target[key]
+            out[key] = torch.stack([w - b[:, 2], b[:, 1], w - b[:, 0], b[:, 3]], dim=1) if b.numel() else b
+    return image.flip(-1), out
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32, torch.int64])
+def test_hflip_detection_equals_the_hand_written_flip(dtype):
+    g = torch.Generator().manual_seed(1)
+    for trial in range(12):
+        c, h, w = 1 + trial % 4, 5 + trial, 7 + 3 * trial
+        image = (torch.rand(c, h, w, generator=g) * 200).to(dtype)
+        n, m = trial % 4, (trial + 1) % 3  # includes empty boxes and empty crowd boxes
+        xy = torch.rand(n, 2, generator=g) * torch.tensor([w / 2, h / 2])
+        boxes = torch.cat([xy, xy + torch.rand(n, 2, generator=g) * torch.tensor([w / 2, h / 2])], dim=1)
+        crowd = torch.rand(m, 4, generator=g).sort(dim=1).values * w
+        target = {"boxes": boxes, "labels": torch.arange(n), "image_id": trial}
+        if trial % 2:
+            target["crowd_boxes"] = crowd
+        got_image, got = hflip_detection(image, target)
+        ref_image, ref = _hflip_before(image, target)
+        assert type(got_image) is torch.Tensor and got_image.dtype == dtype and torch.equal(got_image, ref_image)
+        assert got.keys() == ref.keys() == target.keys()
+        for key in ("boxes", "crowd_boxes"):
+            if key in ref:
+                assert type(got[key]) is torch.Tensor and got[key].shape == ref[key].shape
+                assert torch.equal(got[key], ref[key]), (trial, key)
+        assert got["labels"] is target["labels"] and got["image_id"] == trial
+        assert torch.equal(target["boxes"], boxes)  # the input is not modified
+    # flipping twice is the identity
+    img2, t2 = hflip_detection(*hflip_detection(image, target))
+    assert torch.equal(img2, image) and torch.allclose(t2["boxes"], target["boxes"])

@@ -1,3 +1,5 @@
+import random
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ from rawvision.data.pairs import (
     pairs_from_raw_files,
     pairs_from_rgb_folder,
     source_frame,
+    split_groups,
 )
 from rawvision.data.photos import DataError
 from rawvision.raw.files import read_raw, write_dng
@@ -111,3 +114,29 @@ def test_real_tiles_pair_with_libraw_rendering(shared_raw):
         shared_raw / "tiles" / "s40_0119_fruit_flowers.dng"
     )
     assert "CRW_0119.CRW" in source_frame(shared_raw / "tiles" / "s40_0119_canon_text.dng")
+
+
+def _split_groups_before(pairs, test_fraction, seed):
+    """split_groups as it was before split_by_group."""
+    groups = sorted({p.group for p in pairs})
+    random.Random(seed).shuffle(groups)
+    n_test = max(1, round(test_fraction * len(groups))) if test_fraction > 0 else 0
+    test_groups = set(groups[:n_test])
+    return [p for p in pairs if p.group not in test_groups], [p for p in pairs if p.group in test_groups]
+
+
+def test_split_groups_is_the_split_it_always_was():
+    from rawvision.data.pairs import RawPair
+
+    rng = random.Random(0)
+    for n_groups in (2, 3, 4, 7, 15):
+        groups = [f"frame{rng.randrange(n_groups)}" for _ in range(3 * n_groups)]
+        groups += [f"frame{g}" for g in range(n_groups)]
+        pairs = [RawPair(torch.zeros(1, 2, 2), torch.zeros(3, 2, 2, dtype=torch.uint8), "RGGB", f"c{i}", g)
+                 for i, g in enumerate(groups)]
+        for seed in (0, 1, 5):
+            for f in (0.0, 0.1, 0.2, 0.3, 0.5):
+                old = _split_groups_before(pairs, f, seed)
+                assert old[0] and split_groups(pairs, f, seed) == old, (n_groups, seed, f)
+    with pytest.raises(DataError, match=r"fraction must be in \[0, 1\)"):
+        split_groups(pairs, 1.0)

@@ -1,5 +1,8 @@
 import csv
+import hashlib
 import json
+import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -7,7 +10,13 @@ import torch
 from PIL import Image
 
 from rawvision.data.coco import CocoDetection, load_coco
-from rawvision.data.paste_objects import DEFAULT_PASTE_CATEGORIES, build_paste_set, simulate_detection_raw
+from rawvision.data.paste_objects import (
+    DEFAULT_PASTE_CATEGORIES,
+    _read_photos,
+    _split_photos,
+    build_paste_set,
+    simulate_detection_raw,
+)
 from rawvision.data.photos import DataError
 from rawvision.raw.cfa import mosaic
 
@@ -125,7 +134,7 @@ def test_errors(tmp_path):
     lines = (photos / "labels.csv").read_text().splitlines()
     keep = [ln for ln in lines if "zebra" not in ln or ln.startswith("n02391049_zebra.JPEG")]
     (photos / "labels.csv").write_text("\n".join(keep) + "\n")
-    with pytest.raises(DataError, match="category n02391049: 1 photo"):
+    with pytest.raises(DataError, match=r"1 photo\(s\) of category n02391049: a train/test split needs at least 2"):
         build_paste_set(photos, tmp_path / "o", **KW)
     (photos / "labels.csv").write_text("\n".join(lines + ["missing.jpg,n01443537,1,goldfish,1,1,RGB,x,0"]) + "\n")
     with pytest.raises(DataError, match="photo missing.jpg not found"):
@@ -135,6 +144,68 @@ def test_errors(tmp_path):
         build_paste_set(photos, tmp_path / "o", **KW)
     with pytest.raises(ValueError, match="objects_per_image"):
         build_paste_set(photos, tmp_path / "o", objects_per_image=(0, 2))
+
+
+def _digest(out: Path, pixels: bool = True) -> str:
+    """sha256 of a paste set's JSON contents (``photos_dir`` left out) and, with ``pixels``, its decoded images."""
+    h = hashlib.sha256()
+    for f in sorted(p for p in out.rglob("*") if p.is_file() and (pixels or p.suffix == ".json")):
+        h.update(f.relative_to(out).as_posix().encode())
+        if f.suffix == ".json":
+            d = json.loads(f.read_text())
+            d.pop("photos_dir", None)
+            h.update(json.dumps(d, sort_keys=True).encode())
+        else:
+            with Image.open(f) as im:
+                h.update(f"{im.mode}{im.size}".encode())
+                h.update(np.asarray(im).tobytes())
+    return h.hexdigest()
+
+
+# digests of the sets built by build_paste_set before it was split into named steps (commit b909248)
+KW2 = dict(KW, n_images=9, val_fraction=0.5, objects_per_image=(2, 4), max_iou=0.05, max_covered=0.2, max_tries=5,
+           object_crop=0.6, background_scale=0.9)
+BEFORE = {
+    ("fake", 0): "503eae0c6bb3812f6ad685709ae599a83b8ed784aa9e995f470ca81461b63e60",
+    ("fake", 3): "872070d434c049a75e32beb6c16f8c9ed98473eca34ac8b1127d6819dbb49ac3",
+    ("fake", 5): "630dd7b3a1445572c21e8fcc24b24bdc5cf026e087e345e0c83f38e5a50a77c6",
+    ("fake_kw2", 1): "5689e0dd5d6094ec605bdad668581404e88a3159b174dcca884da15ba41c3e0b",
+    ("real_json", 0): "25c3c455e71d665c52824ab9edb0317224e2110554acb27e5effbdeedc6490ef",
+}
+
+
+@pytest.mark.parametrize("seed", [0, 3, 5])
+def test_same_set_as_before_the_refactor(tmp_path, seed):
+    photos = _fake_photos(tmp_path / "photos")
+    build_paste_set(photos, tmp_path / "set", seed=seed, **KW)
+    assert _digest(tmp_path / "set") == BEFORE[("fake", seed)]
+    if seed == 0:
+        build_paste_set(photos, tmp_path / "kw2", seed=1, **KW2)
+        assert _digest(tmp_path / "kw2") == BEFORE[("fake_kw2", 1)]
+
+
+def test_real_photos_same_set_as_before_the_refactor(shared_photos, tmp_path):
+    build_paste_set(shared_photos, tmp_path, n_images=12, seed=0)
+    assert _digest(tmp_path, pixels=False) == BEFORE[("real_json", 0)]
+
+
+def _split_before(items, val_fraction, seed, what):
+    """The paste set's photo split before split_by_group."""
+    order = sorted(items, key=lambda r: (r.wnid, r.filename))
+    random.Random(f"{seed}:{what}").shuffle(order)
+    n_val = min(len(order) - 1, max(1, round(val_fraction * len(order))))
+    return order[n_val:], order[:n_val]
+
+
+def test_photo_split_is_the_split_it_always_was(shared_photos):
+    photos = _read_photos(shared_photos)
+    pools = {"background photos": [p for p in photos if p.wnid not in DEFAULT_PASTE_CATEGORIES][::-1]}
+    pools.update({f"category {c}": [p for p in photos if p.wnid == c] for c in DEFAULT_PASTE_CATEGORIES})
+    pools.update({f"category {c}": [p for p in photos if p.wnid == c] for c in ("n01582220", "n01534433")})  # 2, 3
+    for what, pool in pools.items():
+        for seed in (0, 1, 9):
+            for f in (0.1, 1 / 3, 0.5, 0.9):
+                assert _split_photos(pool, f, seed, what) == _split_before(pool, f, seed, what), (what, seed, f)
 
 
 def test_real_photos_build(shared_photos, tmp_path):

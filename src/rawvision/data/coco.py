@@ -20,8 +20,12 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import Dataset
+from torchvision import tv_tensors
+from torchvision.ops import box_convert
+from torchvision.transforms.v2 import functional as TF
 
-from rawvision.data.photos import DataError, load_rgb
+from rawvision.data.errors import DataError
+from rawvision.data.images import load_rgb
 
 __all__ = [
     "BOX_TOLERANCE",
@@ -29,9 +33,11 @@ __all__ = [
     "CocoDetection",
     "CocoImage",
     "CocoSet",
+    "hflip_detection",
     "load_coco",
     "write_coco",
     "xywh_to_xyxy",
+    "xyxy_to_xywh",
 ]
 
 #: How far (pixels) a box may extend past its image border before :func:`load_coco` rejects it (rounding slack).
@@ -131,22 +137,79 @@ class CocoSet:
         return out
 
 
+def _check_boxes(boxes: torch.Tensor, fmt: str) -> None:
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(f"boxes must be (N, 4) {fmt}, got {tuple(boxes.shape)}")
+
+
 def xywh_to_xyxy(boxes: torch.Tensor) -> torch.Tensor:
-    """COCO ``[x, y, w, h]`` boxes to ``[x1, y1, x2, y2]`` (torchvision's format).
+    """COCO ``[x, y, w, h]`` boxes to ``[x1, y1, x2, y2]`` (torchvision's format), by ``torchvision.ops.box_convert``.
 
     Args:
-        boxes: (N, 4) float boxes in pixels.
+        boxes: (N, 4) float boxes in pixels, (x, y) the top-left corner.
 
     Returns:
         (N, 4) boxes ``(x, y, x + w, y + h)``, same dtype and device.
+
+    Raises:
+        ValueError: ``boxes`` is not (N, 4).
 
     Example:
         >>> xywh_to_xyxy(torch.tensor([[10.0, 20.0, 5.0, 5.0]]))
         tensor([[10., 20., 15., 25.]])
     """
-    if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise ValueError(f"boxes must be (N, 4) [x, y, w, h], got {tuple(boxes.shape)}")
-    return torch.cat([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], dim=1)
+    _check_boxes(boxes, "[x, y, w, h]")
+    return box_convert(boxes, "xywh", "xyxy")
+
+
+def xyxy_to_xywh(boxes: torch.Tensor) -> torch.Tensor:
+    """``[x1, y1, x2, y2]`` boxes to COCO ``[x, y, w, h]``, by ``torchvision.ops.box_convert``.
+
+    Args:
+        boxes: (N, 4) float boxes in pixels.
+
+    Returns:
+        (N, 4) boxes ``(x1, y1, x2 - x1, y2 - y1)``, same dtype and device.
+
+    Raises:
+        ValueError: ``boxes`` is not (N, 4).
+
+    Example:
+        >>> xyxy_to_xywh(torch.tensor([[10.0, 20.0, 15.0, 25.0]]))
+        tensor([[10., 20.,  5.,  5.]])
+    """
+    _check_boxes(boxes, "[x1, y1, x2, y2]")
+    return box_convert(boxes, "xyxy", "xywh")
+
+
+def hflip_detection(image: torch.Tensor, target: dict) -> tuple[torch.Tensor, dict]:
+    """Mirror an image and its boxes left-right, with torchvision's v2 ``horizontal_flip``.
+
+    The image is wrapped as a ``tv_tensors.Image`` and each box tensor as ``tv_tensors.BoundingBoxes`` (format
+    XYXY, ``canvas_size`` = (H, W) of the image), so the flip is torchvision's: x -> W - x for every corner, i.e.
+    ``[x1, y1, x2, y2]`` becomes ``[W - x2, y1, W - x1, y2]``.
+
+    Args:
+        image: (C, H, W) tensor of any dtype.
+        target: dict with ``boxes`` (N, 4) float ``[x1, y1, x2, y2]`` pixels (and optionally ``crowd_boxes``, same
+            form; N may be 0); other keys are kept as they are.
+
+    Returns:
+        ``(image, target)`` flipped, as plain tensors (not tv_tensors); a new dict, the input is not modified.
+
+    Example:
+        >>> img = torch.arange(6).view(1, 2, 3)
+        >>> out, t = hflip_detection(img, {"boxes": torch.tensor([[0.0, 0.0, 1.0, 2.0]]), "labels": torch.tensor([4])})
+        >>> out[0].tolist(), t["boxes"].tolist(), t["labels"].tolist()
+        ([[2, 1, 0], [5, 4, 3]], [[2.0, 0.0, 3.0, 2.0]], [4])
+    """
+    canvas = tuple(image.shape[-2:])
+    out = dict(target)
+    for key in ("boxes", "crowd_boxes"):
+        if key in target:
+            b = tv_tensors.BoundingBoxes(target[key], format=tv_tensors.BoundingBoxFormat.XYXY, canvas_size=canvas)
+            out[key] = TF.horizontal_flip(b).as_subclass(torch.Tensor)
+    return TF.horizontal_flip(tv_tensors.Image(image)).as_subclass(torch.Tensor), out
 
 
 def _is_int(v) -> bool:
@@ -159,6 +222,105 @@ def _is_num(v) -> bool:
 
 def _fmt_box(b) -> str:
     return "[" + ", ".join(f"{float(v):g}" for v in b) + "]"
+
+
+def _read_json(p: Path) -> dict:
+    """The parsed top level of a COCO file, with ``images``, ``annotations`` and ``categories`` lists."""
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise DataError(f"{p}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"{p}: cannot read it ({e.__class__.__name__}: {str(e).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{p}: expected a JSON object with images, annotations and categories, got a "
+                        f"{type(data).__name__}")
+    for key in ("images", "annotations", "categories"):
+        if key not in data:
+            raise DataError(f"{p}: missing key {key!r} (a COCO detection file has images, annotations and categories)")
+        if not isinstance(data[key], list):
+            raise DataError(f"{p}: {key!r} must be a list, got a {type(data[key]).__name__}")
+    return data
+
+
+def _parse_categories(p: Path, entries: list) -> dict[int, str]:
+    """``{category id: name}`` of the ``categories`` list (unique int ids, at least one)."""
+    categories: dict[int, str] = {}
+    for i, c in enumerate(entries):
+        if not isinstance(c, dict) or "id" not in c:
+            raise DataError(f"{p}: category #{i} lacks key 'id'")
+        if not _is_int(c["id"]):
+            raise DataError(f"{p}: category #{i} has id {c['id']!r}, expected an integer")
+        if c["id"] in categories:
+            raise DataError(f"{p}: category id {c['id']} occurs twice")
+        categories[c["id"]] = str(c.get("name", c["id"]))
+    if not categories:
+        raise DataError(f"{p}: 'categories' is empty")
+    return categories
+
+
+def _parse_images(p: Path, entries: list) -> list[CocoImage]:
+    """The ``images`` list (unique int ids, a file name, positive int width and height), in file order."""
+    images: list[CocoImage] = []
+    seen: set[int] = set()
+    for i, im in enumerate(entries):
+        if not isinstance(im, dict):
+            raise DataError(f"{p}: image #{i} is a {type(im).__name__}, expected an object")
+        for key in ("id", "file_name", "width", "height"):
+            if key not in im:
+                name = f"image {im['id']}" if "id" in im else f"image #{i}"
+                raise DataError(f"{p}: {name} lacks key {key!r}")
+        if not _is_int(im["id"]):
+            raise DataError(f"{p}: image #{i} has id {im['id']!r}, expected an integer")
+        if im["id"] in seen:
+            raise DataError(f"{p}: image id {im['id']} occurs twice")
+        w, h = im["width"], im["height"]
+        if not (_is_int(w) and _is_int(h) and w > 0 and h > 0):
+            raise DataError(f"{p}: image {im['id']} ({im['file_name']!r}) has width {w!r} and height {h!r}, expected "
+                            f"positive integers")
+        images.append(CocoImage(im["id"], str(im["file_name"]), w, h))
+        seen.add(im["id"])
+    return images
+
+
+def _parse_annotation(p: Path, i: int, a, images: dict[int, CocoImage], categories: dict[int, str],
+                      seen: set[int]) -> CocoAnnotation:
+    """Annotation ``#i``, checked against the images and categories; its id is added to ``seen``."""
+    if not isinstance(a, dict):
+        raise DataError(f"{p}: annotation #{i} is a {type(a).__name__}, expected an object")
+    name = f"annotation {a['id']}" if "id" in a else f"annotation #{i}"
+    for key in ("id", "image_id", "category_id", "bbox"):
+        if key not in a:
+            raise DataError(f"{p}: {name} lacks key {key!r}")
+    if not _is_int(a["id"]):
+        raise DataError(f"{p}: annotation #{i} has id {a['id']!r}, expected an integer")
+    if a["id"] in seen:
+        raise DataError(f"{p}: annotation id {a['id']} occurs twice")
+    seen.add(a["id"])
+    if not _is_int(a["image_id"]) or a["image_id"] not in images:
+        raise DataError(f"{p}: {name} has image_id {a['image_id']!r}, not among the {len(images)} images' ids")
+    im = images[a["image_id"]]
+    where = f"{name} (image {im.id}, {im.file_name!r})"
+    if not _is_int(a["category_id"]) or a["category_id"] not in categories:
+        cat_list = sorted(categories)
+        shown = ", ".join(str(c) for c in cat_list[:20]) + (", ..." if len(cat_list) > 20 else "")
+        raise DataError(f"{p}: {name} has category_id {a['category_id']!r}, not among the categories [{shown}]")
+    b = a["bbox"]
+    if not (isinstance(b, list) and len(b) == 4 and all(_is_num(v) for v in b)):
+        raise DataError(f"{p}: {where}: bbox {b!r} is not 4 finite numbers [x, y, w, h]")
+    x, y, w, h = (float(v) for v in b)
+    if w <= 0 or h <= 0:
+        raise DataError(f"{p}: {where}: box {_fmt_box(b)} has a non-positive width or height")
+    t = BOX_TOLERANCE
+    if x < -t or y < -t or x + w > im.width + t or y + h > im.height + t:
+        raise DataError(f"{p}: {where}: box {_fmt_box(b)} lies outside the {im.width}x{im.height} image")
+    crowd = a.get("iscrowd", 0)
+    if crowd not in (0, 1) or isinstance(crowd, float):
+        raise DataError(f"{p}: {where}: iscrowd is {crowd!r}, expected 0 or 1")
+    area = a.get("area", w * h)
+    if not _is_num(area) or area < 0:
+        raise DataError(f"{p}: {where}: area {area!r} is not a finite number >= 0")
+    return CocoAnnotation(a["id"], im.id, a["category_id"], (x, y, w, h), float(area), int(crowd))
 
 
 def load_coco(json_path: str | Path, image_root: str | Path | None = None) -> CocoSet:
@@ -191,93 +353,12 @@ def load_coco(json_path: str | Path, image_root: str | Path | None = None) -> Co
         (6, 240)
     """
     p = Path(json_path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise DataError(f"{p}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"{p}: cannot read it ({e.__class__.__name__}: {str(e).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise DataError(f"{p}: expected a JSON object with images, annotations and categories, got a "
-                        f"{type(data).__name__}")
-    for key in ("images", "annotations", "categories"):
-        if key not in data:
-            raise DataError(f"{p}: missing key {key!r} (a COCO detection file has images, annotations and categories)")
-        if not isinstance(data[key], list):
-            raise DataError(f"{p}: {key!r} must be a list, got a {type(data[key]).__name__}")
-
-    categories: dict[int, str] = {}
-    for i, c in enumerate(data["categories"]):
-        if not isinstance(c, dict) or "id" not in c:
-            raise DataError(f"{p}: category #{i} lacks key 'id'")
-        if not _is_int(c["id"]):
-            raise DataError(f"{p}: category #{i} has id {c['id']!r}, expected an integer")
-        if c["id"] in categories:
-            raise DataError(f"{p}: category id {c['id']} occurs twice")
-        categories[c["id"]] = str(c.get("name", c["id"]))
-    if not categories:
-        raise DataError(f"{p}: 'categories' is empty")
-
-    images: list[CocoImage] = []
-    seen_images: dict[int, CocoImage] = {}
-    for i, im in enumerate(data["images"]):
-        if not isinstance(im, dict):
-            raise DataError(f"{p}: image #{i} is a {type(im).__name__}, expected an object")
-        for key in ("id", "file_name", "width", "height"):
-            if key not in im:
-                name = f"image {im['id']}" if "id" in im else f"image #{i}"
-                raise DataError(f"{p}: {name} lacks key {key!r}")
-        if not _is_int(im["id"]):
-            raise DataError(f"{p}: image #{i} has id {im['id']!r}, expected an integer")
-        if im["id"] in seen_images:
-            raise DataError(f"{p}: image id {im['id']} occurs twice")
-        w, h = im["width"], im["height"]
-        if not (_is_int(w) and _is_int(h) and w > 0 and h > 0):
-            raise DataError(f"{p}: image {im['id']} ({im['file_name']!r}) has width {w!r} and height {h!r}, expected "
-                            f"positive integers")
-        ci = CocoImage(im["id"], str(im["file_name"]), w, h)
-        images.append(ci)
-        seen_images[ci.id] = ci
-
-    annotations: list[CocoAnnotation] = []
-    seen_anns: set[int] = set()
-    cat_list = sorted(categories)
-    for i, a in enumerate(data["annotations"]):
-        if not isinstance(a, dict):
-            raise DataError(f"{p}: annotation #{i} is a {type(a).__name__}, expected an object")
-        name = f"annotation {a['id']}" if "id" in a else f"annotation #{i}"
-        for key in ("id", "image_id", "category_id", "bbox"):
-            if key not in a:
-                raise DataError(f"{p}: {name} lacks key {key!r}")
-        if not _is_int(a["id"]):
-            raise DataError(f"{p}: annotation #{i} has id {a['id']!r}, expected an integer")
-        if a["id"] in seen_anns:
-            raise DataError(f"{p}: annotation id {a['id']} occurs twice")
-        seen_anns.add(a["id"])
-        if not _is_int(a["image_id"]) or a["image_id"] not in seen_images:
-            raise DataError(f"{p}: {name} has image_id {a['image_id']!r}, not among the {len(images)} images' ids")
-        im = seen_images[a["image_id"]]
-        where = f"{name} (image {im.id}, {im.file_name!r})"
-        if not _is_int(a["category_id"]) or a["category_id"] not in categories:
-            shown = ", ".join(str(c) for c in cat_list[:20]) + (", ..." if len(cat_list) > 20 else "")
-            raise DataError(f"{p}: {name} has category_id {a['category_id']!r}, not among the categories [{shown}]")
-        b = a["bbox"]
-        if not (isinstance(b, list) and len(b) == 4 and all(_is_num(v) for v in b)):
-            raise DataError(f"{p}: {where}: bbox {b!r} is not 4 finite numbers [x, y, w, h]")
-        x, y, w, h = (float(v) for v in b)
-        if w <= 0 or h <= 0:
-            raise DataError(f"{p}: {where}: box {_fmt_box(b)} has a non-positive width or height")
-        t = BOX_TOLERANCE
-        if x < -t or y < -t or x + w > im.width + t or y + h > im.height + t:
-            raise DataError(f"{p}: {where}: box {_fmt_box(b)} lies outside the {im.width}x{im.height} image")
-        crowd = a.get("iscrowd", 0)
-        if crowd not in (0, 1) or isinstance(crowd, float):
-            raise DataError(f"{p}: {where}: iscrowd is {crowd!r}, expected 0 or 1")
-        area = a.get("area", w * h)
-        if not _is_num(area) or area < 0:
-            raise DataError(f"{p}: {where}: area {area!r} is not a finite number >= 0")
-        annotations.append(CocoAnnotation(a["id"], im.id, a["category_id"], (x, y, w, h), float(area), int(crowd)))
-
+    data = _read_json(p)
+    categories = _parse_categories(p, data["categories"])
+    images = _parse_images(p, data["images"])
+    by_id = {im.id: im for im in images}
+    seen: set[int] = set()
+    annotations = [_parse_annotation(p, i, a, by_id, categories, seen) for i, a in enumerate(data["annotations"])]
     root = Path(image_root) if image_root is not None else p.parent
     info = {k: v for k, v in data.items() if k not in ("images", "annotations", "categories")}
     return CocoSet(p, root, images, annotations, categories, info)

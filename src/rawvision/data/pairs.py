@@ -15,7 +15,6 @@ Patches are cut at even origins, so every patch keeps its frame's Bayer pattern.
 
 from __future__ import annotations
 
-import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +22,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
-from rawvision.data.photos import DataError, load_rgb, patch_origins
+from rawvision.data.errors import DataError
+from rawvision.data.images import load_rgb
+from rawvision.data.photos import patch_origins
+from rawvision.data.split import split_by_group
 
 __all__ = [
     "RAW_SUFFIXES",
@@ -163,6 +164,10 @@ def pairs_from_folder(folder: str | Path) -> list[RawPair]:
     The RGB must have the RAW's visible size (H x W), pixel-aligned; RAW files without an RGB partner are an error
     (a silently dropped frame would change the benchmark).
 
+    Returns:
+        One :class:`RawPair` per RAW file, in sorted order: ``raw`` (1, H, W) float32 in [0, 1], ``rgb`` the file's
+        (3, H, W) uint8 decode, ``group`` = :func:`source_frame`.
+
     Raises:
         DataError: no RAW file, a RAW without an RGB, an RGB whose size differs from its RAW (one line each).
     """
@@ -198,6 +203,11 @@ def pairs_from_rgb_folder(
         unprocess: True for Brooks' unprocessing (random camera CCM and gains, seeded per photo); False for a
             plain mosaic of the sRGB values (the ISP Distillation Table I setting).
         seed: seeds each photo's camera parameters (photo i uses ``seed + i``).
+        max_photos: keep only the first N photos (sorted order).
+
+    Returns:
+        One :class:`RawPair` per photo: ``raw`` (1, H, W) float32 in [0, 1] (noise-free), ``rgb`` the photo as
+        (3, H, W) uint8, ``group`` the photo's path; ``meta`` holds the simulated white-balance gains and cam2rgb.
 
     Raises:
         DataError: an empty folder or an unreadable image.
@@ -248,6 +258,9 @@ def pairs_from_hdrplus(root: str | Path, frame: str = "merged") -> list[RawPair]
     ``merged.dng``; when its size differs with the same aspect ratio (within 1 %), it is resized to the RAW's size.
     Finishing steps of the HDR+ pipeline that move pixels (lens-distortion correction, crops) are not undone.
 
+    Returns:
+        One :class:`RawPair` per burst (sorted by folder name), ``group`` = the burst folder's name.
+
     Raises:
         DataError: no burst folder, a burst missing ``merged.dng``/``final.jpg``/its frame, a different aspect ratio.
     """
@@ -280,23 +293,28 @@ def pairs_from_hdrplus(root: str | Path, frame: str = "merged") -> list[RawPair]
     return pairs
 
 
-def split_groups(pairs: list[RawPair], test_fraction: float = 0.3, seed: int = 0) -> tuple[list[RawPair], list[RawPair]]:
+def split_groups(
+    pairs: list[RawPair], test_fraction: float = 0.3, seed: int = 0
+) -> tuple[list[RawPair], list[RawPair]]:
     """Split pairs by ``group`` (source frame) with a seeded shuffle, so overlapping crops never straddle the split.
 
+    :func:`rawvision.data.split.split_by_group` on the sorted source frames (a split independent of the pairs'
+    order), each side in input order.
+
     Returns:
-        ``(train, test)``: test holds ``round(test_fraction * n_groups)`` groups (at least 1 when there are >= 2
-        groups and the fraction is > 0).
+        ``(train, test)``: test holds ``round(test_fraction * n_groups)`` groups (at least 1 when the fraction is
+        > 0, at most ``n_groups - 1``).
 
     Raises:
         DataError: ``test_fraction`` outside [0, 1), or a single group with a nonzero test fraction.
-    """
-    if not 0 <= test_fraction < 1:
-        raise DataError(f"test fraction must be in [0, 1), got {test_fraction}")
-    groups = sorted({p.group for p in pairs})
-    if test_fraction > 0 and len(groups) < 2:
-        raise DataError(f"{len(groups)} source frame(s): a train/test split needs at least 2")
-    random.Random(seed).shuffle(groups)
-    n_test = max(1, round(test_fraction * len(groups))) if test_fraction > 0 else 0
-    test_groups = set(groups[:n_test])
-    return [p for p in pairs if p.group not in test_groups], [p for p in pairs if p.group in test_groups]
 
+    Example:
+        >>> import torch
+        >>> pairs = [RawPair(torch.zeros(1, 2, 2), torch.zeros(3, 2, 2, dtype=torch.uint8), "RGGB", f"crop{i}", g)
+        ...          for i, g in enumerate("aabcd")]
+        >>> train, test = split_groups(pairs, 0.25, seed=0)
+        >>> [p.name for p in train], [p.name for p in test]
+        (['crop0', 'crop1', 'crop2', 'crop4'], ['crop3'])
+    """
+    return split_by_group(pairs, test_fraction, seed, group=lambda p: p.group, sort_groups=True, keep_order=True,
+                          what="source frame(s)")

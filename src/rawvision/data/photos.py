@@ -1,36 +1,43 @@
-"""Photo folders -> labelled RGB photos -> non-overlapping 256x256 patches (ISP Distillation, Sec. IV-B)."""
+"""Photo folders -> labelled RGB photos -> non-overlapping 256x256 patches (ISP Distillation, Sec. IV-B).
+
+Label CSVs are read by :func:`read_labels` (the one reader; :func:`read_label_csv` is its ``{file: index}`` view),
+images decoded by :func:`rawvision.data.images.load_rgb`, photos split by :func:`rawvision.data.split.split_by_group`
+(:func:`split_photos`); ``load_rgb``, ``open_rgb`` and ``DataError`` are re-exported here.
+"""
 
 from __future__ import annotations
 
 import csv
 import functools
-import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
-from PIL import Image, UnidentifiedImageError
+from rawvision.data.errors import DataError
+from rawvision.data.images import load_rgb, open_rgb
+from rawvision.data.split import split_by_group
 
 __all__ = [
     "IMAGE_EXTENSIONS",
     "DataError",
+    "LabelRow",
     "Photo",
     "find_photos",
     "imagenet_wnids",
     "load_rgb",
+    "open_rgb",
     "patch_origins",
     "read_label_csv",
+    "read_labels",
     "split_photos",
 ]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 _WNID = re.compile(r"^n\d{8}$")
-
-
-class DataError(ValueError):
-    """Bad input data: an unreadable image, an empty folder, a malformed label file. The message is one line."""
+#: Header names accepted for the file-name column and for the ImageNet class-index column of a label CSV.
+_FILE_COLUMNS = ("filename", "file", "path", "image")
+_INDEX_COLUMNS = ("imagenet_index", "label", "class_index", "target")
+_OPTIONAL_COLUMNS = ("wnid", "class_name")
 
 
 @dataclass(frozen=True)
@@ -53,45 +60,117 @@ def imagenet_wnids() -> tuple[str, ...]:
     return wnids
 
 
-def read_label_csv(path: str | Path) -> dict[str, int]:
-    """Read a CSV mapping file names to ImageNet class indices.
+@dataclass(frozen=True)
+class LabelRow:
+    """One row of a label CSV (see :func:`read_labels`).
 
-    Accepted forms: a header with a file column (``filename``/``file``/``path``) and an index column
-    (``imagenet_index``/``label``/``class_index``/``target``), or two columns without header.
+    Attributes:
+        filename: the photo's file name as written (a base name or a path relative to the photo folder).
+        imagenet_index: ImageNet-1k class index 0..999 (the WNID's position among the 1000 sorted WNIDs), -1 when
+            the file has no index column or the cell is empty.
+        wnid: WordNet ID (``n01440764``), ``""`` when absent.
+        class_name: class name (``tench``), ``""`` when absent.
+        line: the row's line number in the file (1-based), for messages.
+    """
+
+    filename: str
+    imagenet_index: int = -1
+    wnid: str = ""
+    class_name: str = ""
+    line: int = 0
+
+
+def _label_columns(path: Path, header: list[str]) -> tuple[dict[str, int], bool]:
+    """Column index of each known field in a label CSV's first row, and whether that row is a header."""
+    head = [c.strip().lower() for c in header]
+    cols = {}
+    for field, names in (("filename", _FILE_COLUMNS), ("imagenet_index", _INDEX_COLUMNS)):
+        hit = next((head.index(n) for n in names if n in head), None)
+        if hit is not None:
+            cols[field] = hit
+    if not cols:  # no header: two columns, file name and class index
+        return {"filename": 0, "imagenet_index": 1}, False
+    if "filename" not in cols:
+        raise DataError(f"label file {path}: expected a file-name column ({', '.join(_FILE_COLUMNS)}), got {header}")
+    cols.update({f: head.index(f) for f in _OPTIONAL_COLUMNS if f in head})
+    return cols, True
+
+
+def _label_row(path: Path, line: int, row: list[str], cols: dict[str, int], require: tuple[str, ...]) -> LabelRow:
+    """One CSV row as a :class:`LabelRow`, checked (a file name; the required fields non-empty; index 0..999)."""
+    cell = {f: (row[i].strip() if i < len(row) else "") for f, i in cols.items()}
+    if not cell["filename"]:
+        raise DataError(f"label file {path}, line {line}: empty file name in {row}")
+    for f in require:
+        if not cell.get(f):
+            raise DataError(f"label file {path}, line {line}: empty {f} in {row}")
+    idx = -1
+    if cell.get("imagenet_index"):
+        try:
+            idx = int(cell["imagenet_index"])
+        except ValueError:
+            raise DataError(f"label file {path}, line {line}: expected a class index, got {row}") from None
+        if not 0 <= idx < 1000:
+            raise DataError(f"label file {path}, line {line}: class index {idx} is outside 0..999")
+    return LabelRow(cell["filename"], idx, cell.get("wnid", ""), cell.get("class_name", ""), line)
+
+
+def read_labels(path: str | Path, require: tuple[str, ...] = ("imagenet_index",)) -> list[LabelRow]:
+    """Read a label CSV: the one reader of photo label files (the shared photos' ``labels.csv`` and others).
+
+    Accepted forms: a header naming a file column (``filename``/``file``/``path``/``image``), optionally an index
+    column (``imagenet_index``/``label``/``class_index``/``target``) and ``wnid``/``class_name`` columns (others
+    ignored); or, when the first row names neither a file nor an index column, two columns without header (file
+    name, class index). The shared ``../shared/data/photos/labels.csv`` has the header ``filename, wnid,
+    imagenet_index, class_name, width, height, mode, processing, sha256``. UTF-8 (a BOM is skipped); blank lines
+    are skipped; cells are stripped.
+
+    Args:
+        path: the CSV file.
+        require: fields (``imagenet_index``, ``wnid``, ``class_name``) that every row must have, non-empty.
 
     Returns:
-        ``{file name: class index}``; the file name as written (relative path or base name).
+        The rows in file order, as :class:`LabelRow` (``imagenet_index`` -1, ``wnid``/``class_name`` ``""`` where
+        absent and not required).
 
     Raises:
-        DataError: unreadable file, missing columns, or an index outside 0..999.
+        DataError: an unreadable file, no file-name column, a missing required column or an empty required cell,
+            an index that is not an integer in 0..999 (one line naming the file and line).
+
+    Example:
+        >>> import tempfile, os
+        >>> f = os.path.join(tempfile.mkdtemp(), "labels.csv")
+        >>> _ = open(f, "w").write("filename,wnid,imagenet_index,class_name\\na.JPEG,n01440764,0,tench\\n")
+        >>> read_labels(f)
+        [LabelRow(filename='a.JPEG', imagenet_index=0, wnid='n01440764', class_name='tench', line=2)]
     """
     path = Path(path)
     try:
-        rows = list(csv.reader(path.read_text().splitlines()))
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise DataError(f"label file {path}: cannot read it ({e.__class__.__name__})") from None
-    rows = [r for r in rows if r]
+    reader = csv.reader(text.splitlines())
+    rows = [(reader.line_num, r) for r in reader if any(c.strip() for c in r)]
     if not rows:
         raise DataError(f"label file {path} is empty")
-    head = [c.strip().lower() for c in rows[0]]
-    fcol = next((head.index(c) for c in ("filename", "file", "path", "image") if c in head), None)
-    lcol = next((head.index(c) for c in ("imagenet_index", "label", "class_index", "target") if c in head), None)
-    if fcol is None and lcol is None:
-        fcol, lcol, body = 0, 1, rows
-    elif fcol is None or lcol is None:
-        raise DataError(f"label file {path}: expected a file-name column and a class-index column, got {rows[0]}")
-    else:
-        body = rows[1:]
-    out = {}
-    for i, r in enumerate(body, start=2 if body is not rows else 1):
-        try:
-            idx = int(r[lcol])
-        except (ValueError, IndexError):
-            raise DataError(f"label file {path}, line {i}: expected a class index, got {r}") from None
-        if not 0 <= idx < 1000:
-            raise DataError(f"label file {path}, line {i}: class index {idx} is outside 0..999")
-        out[r[fcol].strip()] = idx
-    return out
+    cols, has_header = _label_columns(path, rows[0][1])
+    missing = [f for f in require if f not in cols]
+    if missing:
+        raise DataError(f"label file {path}: missing column(s) {', '.join(missing)} (header {rows[0][1]})")
+    return [_label_row(path, line, r, cols, tuple(require)) for line, r in rows[has_header:]]
+
+
+def read_label_csv(path: str | Path) -> dict[str, int]:
+    """Read a CSV mapping file names to ImageNet class indices (:func:`read_labels` with a required index).
+
+    Returns:
+        ``{file name: class index 0..999}``; the file name as written (relative path or base name); a name listed
+        twice keeps its last index.
+
+    Raises:
+        DataError: unreadable file, missing columns, an empty cell, or an index outside 0..999.
+    """
+    return {r.filename: r.imagenet_index for r in read_labels(path, require=("imagenet_index",))}
 
 
 def find_photos(
@@ -108,6 +187,10 @@ def find_photos(
         root: folder of JPEG/PNG/... photos of any size.
         labels: CSV path, ``"auto"``, or None for no labels.
         max_photos: keep only the first N photos in sorted order (for quick runs).
+
+    Returns:
+        One :class:`Photo` per image file (suffix in :data:`IMAGE_EXTENSIONS`, any case), sorted by path (a list
+        ``root``: in its order); ``label`` the ImageNet-1k index 0..999 or -1. Images are not opened here.
 
     Raises:
         DataError: ``root`` is not a folder or holds no image file; a label CSV is malformed.
@@ -146,27 +229,14 @@ def find_photos(
     return photos
 
 
-def load_rgb(path: str | Path) -> torch.Tensor:
-    """Decode an image file with Pillow to a (3, H, W) uint8 tensor (greyscale and RGBA converted to RGB).
-
-    Raises:
-        DataError: the file cannot be read or decoded as an image.
-    """
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            im.draft("RGB", im.size)  # JPEG: decode at full size (no reduction), RGB colour space
-            arr = np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        raise DataError(f"image {path}: cannot decode it ({e.__class__.__name__}: {str(e).splitlines()[0]})") from None
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
-
-
 def patch_origins(height: int, width: int, size: int = 256) -> list[tuple[int, int]]:
     """Origins (y, x) of the non-overlapping ``size`` x ``size`` patches that fit in an image, as a centred grid.
 
     Every origin is at an even pixel position, so a patch keeps the CFA phase of the image's mosaic (a RAW crop at
     these origins has the image's Bayer pattern). Empty if the image is smaller than ``size`` in either dimension.
+
+    Raises:
+        ValueError: ``size`` is not a positive even number.
 
     Example:
         >>> patch_origins(375, 500)
@@ -180,19 +250,19 @@ def patch_origins(height: int, width: int, size: int = 256) -> list[tuple[int, i
 
 
 def split_photos(photos: list[Photo], test_fraction: float = 0.2, seed: int = 0) -> tuple[list[Photo], list[Photo]]:
-    """Split photos (never patches) into train and test with a seeded shuffle.
+    """Split photos (never patches) into train and test with a seeded shuffle: :func:`split_by_group` with each
+    photo its own group, in input order.
 
     Returns:
-        ``(train, test)``; test has ``round(test_fraction * N)`` photos (at least 1 when N >= 2 and fraction > 0).
+        ``(train, test)``, each in the shuffled order; test has ``round(test_fraction * N)`` photos (at least 1
+        when the fraction is > 0, at most N - 1). The same photos, fraction and seed give the same split.
 
     Raises:
-        ValueError: ``test_fraction`` outside [0, 1).
+        DataError: ``test_fraction`` outside [0, 1), or fewer than 2 photos with a nonzero fraction.
+
+    Example:
+        >>> tr, te = split_photos([Photo(Path(f"p{i}.jpg")) for i in range(5)], 0.4, seed=0)
+        >>> [p.path.name for p in te], len(tr)
+        (['p2.jpg', 'p1.jpg'], 3)
     """
-    if not 0 <= test_fraction < 1:
-        raise ValueError(f"test fraction must be in [0, 1), got {test_fraction}")
-    order = list(photos)
-    random.Random(seed).shuffle(order)
-    n_test = round(test_fraction * len(order))
-    if test_fraction > 0 and len(order) >= 2:
-        n_test = max(n_test, 1)
-    return order[n_test:], order[:n_test]
+    return split_by_group(photos, test_fraction, seed, what="photo(s)")
