@@ -96,7 +96,8 @@ def _claim_run_dir(run_dir: Path, overwrite: bool, resume: bool) -> None:
     os.environ[RUN_DIR_ENV] = str(run_dir.resolve())
 
 
-def _trainer(cfg, run_dir: Path, train: bool, progress: bool | None = None, logger: bool = True) -> L.Trainer:
+def _trainer(cfg, run_dir: Path, train: bool, progress: bool | None = None, logger: bool = True,
+             callbacks: list | None = None) -> L.Trainer:
     common = dict(accelerator=cfg.accelerator, devices=_devices(cfg.devices), strategy=cfg.strategy,
                   precision=cfg.precision, default_root_dir=str(run_dir), enable_model_summary=False,
                   enable_progress_bar=cfg.progress if progress is None else progress)
@@ -104,13 +105,25 @@ def _trainer(cfg, run_dir: Path, train: bool, progress: bool | None = None, logg
         return L.Trainer(logger=False, enable_checkpointing=False, **common)
     from lightning.pytorch.callbacks import ModelCheckpoint, ThroughputMonitor
 
-    callbacks = [ModelCheckpoint(dirpath=str(run_dir / "checkpoints"), save_last=True, save_top_k=0,
+    callbacks = [_FinalCheckpoint(run_dir / "checkpoints" / "last.ckpt"),
+                 ModelCheckpoint(dirpath=str(run_dir / "checkpoints"), save_last=True, save_top_k=0,
                                  every_n_train_steps=cfg.checkpoint_every_n_steps),
-                 ThroughputMonitor(batch_size_fn=_batch_size)]
+                 ThroughputMonitor(batch_size_fn=_batch_size), *(callbacks or [])]
     return L.Trainer(max_epochs=cfg.epochs, max_steps=cfg.max_steps, callbacks=callbacks, limit_val_batches=0,
                      num_sanity_val_steps=0, log_every_n_steps=cfg.log_every_n_steps,
                      logger=L.pytorch.loggers.CSVLogger(str(run_dir), name="logs", version="") if logger else False,
                      **common)
+
+
+class _FinalCheckpoint(L.Callback):
+    """``last.ckpt`` is the final model: saved when training ends (ModelCheckpoint's step interval alone would leave
+    the last interval's model there)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        trainer.save_checkpoint(str(self.path))
 
 
 def _batch_size(batch) -> int:
@@ -121,18 +134,21 @@ def _img_per_s(trainer: L.Trainer) -> float | None:
     """The last ``train/samples_per_sec`` that Lightning's ThroughputMonitor logged (a window over the last steps,
     data loading and the RAW simulation included), summed over the ranks."""
     logger = trainer.logger
-    rows = getattr(getattr(logger, "experiment", None), "metrics", []) if logger else []
+    if not trainer.is_global_zero or logger is None:  # loggers write on rank 0 only
+        return None
+    rows = getattr(logger.experiment, "metrics", [])
     vals = [r["train/samples_per_sec"] for r in rows if "train/samples_per_sec" in r]
     return round(float(vals[-1]), 2) if vals else None
 
 
-def run(cfg, resume: str | Path | None = None, datamodule=None):
+def run(cfg, resume: str | Path | None = None, datamodule=None, callbacks: list | None = None):
     """Train (for trained methods) and evaluate one configuration; write its run directory (rank 0).
 
     Args:
         cfg: a configuration of :func:`rawvision.config.config_class` (``cfg.task`` picks the task).
         resume: a run directory (or its ``last.ckpt``) to continue; its ``config.yaml`` is the configuration.
         datamodule: a datamodule to reuse (benchmarks that share one across methods); built from ``cfg`` if None.
+        callbacks: extra Lightning callbacks for the training Trainer.
 
     Returns:
         ``(metrics, run_dir)``.
@@ -164,7 +180,7 @@ def run(cfg, resume: str | Path | None = None, datamodule=None):
         from rawvision.tasks.classification.module import METHODS
 
         facts.update(method=module.method, description=METHODS[module.method])
-    trainer = _trainer(cfg, run_dir, train=trained)
+    trainer = _trainer(cfg, run_dir, train=trained, callbacks=callbacks)
     try:
         if trained:
             ckpt = str(run_dir / "checkpoints" / "last.ckpt") if resume is not None else None

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 __all__ = ["EpochSampler", "EvalSampler", "ResumableLoader", "seeded_generator", "mix_seed", "split_index"]
 
@@ -82,14 +82,22 @@ class EpochSampler(DistributedSampler):
             yield (epoch, int(i))
 
 
-class EvalSampler(Sampler[int]):
+class EvalSampler(DistributedSampler):
     """Indices ``rank, rank + R, rank + 2R, ...`` of a dataset of ``n`` items: every item on exactly one rank, no
-    padding, so metrics gathered over the ranks count each item once (the rank shares may differ by one)."""
+    padding, so metrics gathered over the ranks count each item once (the rank shares may differ by one).
+
+    A ``DistributedSampler`` subclass only so that Lightning keeps it (it replaces any other sampler under DDP).
+
+    Example:
+        >>> list(EvalSampler(5, num_replicas=2, rank=0)), list(EvalSampler(5, num_replicas=2, rank=1))
+        ([0, 2, 4], [1, 3])
+    """
 
     def __init__(self, n: int, num_replicas: int = 1, rank: int = 0) -> None:
         if not 0 <= rank < num_replicas:
             raise ValueError(f"rank {rank} outside 0..{num_replicas - 1}")
         self.n, self.num_replicas, self.rank = int(n), int(num_replicas), int(rank)
+        self.epoch, self.shuffle, self.seed, self.drop_last = 0, False, 0, False
 
     def __iter__(self):
         return iter(range(self.rank, self.n, self.num_replicas))
