@@ -6,7 +6,6 @@ from rawvision.models.classifiers import (
     InputNormalization,
     available_classifiers,
     build_classifier,
-    penultimate_module,
 )
 from rawvision.models.detectors import EfficientNetLiteFPN, FrontEndDetector, build_detector
 from rawvision.models.ta_isp import (
@@ -33,6 +32,5 @@ __all__ = [
     "available_classifiers",
     "build_classifier",
     "build_detector",
-    "penultimate_module",
     "sha256_of",
 ]

@@ -12,13 +12,25 @@ __all__ = ["BilinearDemosaic", "RawInputAdapter"]
 
 
 class BilinearDemosaic(nn.Module):
-    """``nn.Module`` form of :func:`rawvision.raw.demosaic_bilinear`: (B, 1, H, W) -> (B, 3, H, W)."""
+    """``nn.Module`` form of :func:`rawvision.raw.demosaic_bilinear`: (B, 1, H, W) -> (B, 3, H, W).
+
+    Args:
+        pattern: Bayer pattern (RGGB, BGGR, GRBG, GBRG; case-insensitive). Raises ValueError for any other.
+
+    Shapes: (B, 1, H, W) float mosaic (any range; rawvision uses [0, 1]), H and W even -> (B, 3, H, W) of the same
+    dtype; recorded sites keep their values, the others are averages of their same-colour neighbours.
+
+    Example:
+        >>> BilinearDemosaic("rggb")(torch.full((1, 1, 4, 4), 0.25)).unique().tolist()  # flat grey stays flat
+        [0.25]
+    """
 
     def __init__(self, pattern: str = "RGGB") -> None:
         super().__init__()
         self.pattern = check_pattern(pattern)
 
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
+        """(B, 1, H, W) mosaic -> (B, 3, H, W) RGB (see :func:`rawvision.raw.demosaic_bilinear`)."""
         return demosaic_bilinear(raw, self.pattern)
 
     def extra_repr(self) -> str:
@@ -47,6 +59,15 @@ class RawInputAdapter(nn.Module):
         target_mean, target_std: (3,) values; default 0 and 1.
 
     Shapes: (B, 1, H, W) float RAW -> (B, 3, H, W) float.
+
+    Source: Schwartz, Bronstein, Giryes, "ISP Distillation" (arXiv 2101.10203), Sec. III: the student reads the RAW
+    mosaic, demosaiced and standardised per CFA site.
+
+    Example:
+        >>> ad = RawInputAdapter("RGGB", mean=[0.2, 0.4, 0.3], std=[0.1, 0.2, 0.1])
+        >>> raw = torch.tensor([[0.2, 0.4], [0.4, 0.3]]).repeat(2, 2)[None, None]  # each site at its mean
+        >>> ad(raw).abs().max().item()  # standardised: 0 everywhere (target mean 0, std 1)
+        0.0
     """
 
     def __init__(self, pattern: str = "RGGB", mean=None, std=None, target_mean=None, target_std=None) -> None:
@@ -63,10 +84,15 @@ class RawInputAdapter(nn.Module):
 
     @property
     def pattern(self) -> str:
+        """The Bayer pattern of the input mosaics (upper case)."""
         return self.demosaic.pattern
 
     def set_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        """Set the per-CFA-site (R, G, B) mean and std. Raises ValueError for a non-positive std."""
+        """Set the per-CFA-site (R, G, B) mean and std: (3,) each, in the mosaic's units.
+
+        Raises:
+            ValueError: a std that is not > 0.
+        """
         std = torch.as_tensor(std, dtype=torch.float32).view(3)
         if bool((std <= 0).any()):
             raise ValueError(f"per-CFA-site std must be > 0, got {std.tolist()}")
@@ -74,6 +100,7 @@ class RawInputAdapter(nn.Module):
         self.std.copy_(std)
 
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
+        """(B, 1, H, W) float RAW -> (B, 3, H, W) standardised, then placed at ``target_mean``/``target_std``."""
         rgb = self.demosaic(raw)
         scale = (self.target_std / self.std).view(1, 3, 1, 1).to(rgb.dtype)
         shift = (self.target_mean - self.mean * self.target_std / self.std).view(1, 3, 1, 1).to(rgb.dtype)

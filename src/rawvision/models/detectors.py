@@ -16,14 +16,19 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from rawvision.models.weights import LITE_WEIGHTS, EfficientNetLiteWeights
+
 __all__ = ["DETECTORS", "EfficientNetLiteFPN", "FrontEndDetector", "build_detector", "lite_backbone_net"]
 
 DETECTORS = ("retinanet", "fcos")
-#: TF-Lite preprocessing of EfficientNet-Lite on [0, 1] inputs: (x - 127/255) / (128/255) = (255 x - 127) / 128.
-LITE_MEAN = [127 / 255] * 3
-LITE_STD = [128 / 255] * 3
-_LITE_ARCH = {"efficientnet_lite0": "tf_efficientnet_lite0", "efficientnet_lite1": "tf_efficientnet_lite1",
-              "efficientnet_lite2": "tf_efficientnet_lite2"}
+
+
+def _lite_weights(backbone: str) -> EfficientNetLiteWeights:
+    """The Lite entry (timm architecture, weights, TF-Lite mean/std) of a backbone name; ValueError if unknown."""
+    key = str(backbone).lower()
+    if key not in LITE_WEIGHTS:
+        raise ValueError(f"unknown detector backbone {backbone!r}: expected one of {', '.join(LITE_WEIGHTS)}")
+    return LITE_WEIGHTS[key]
 
 
 def lite_backbone_net(backbone: str = "efficientnet_lite0", pretrained: bool = True) -> nn.Module:
@@ -40,17 +45,20 @@ def lite_backbone_net(backbone: str = "efficientnet_lite0", pretrained: bool = T
     Raises:
         ValueError: an unknown backbone name.
         WeightsError: ``pretrained`` and the weights file is missing or fails its checksum.
+
+    Example:
+        >>> net = lite_backbone_net("efficientnet_lite0", pretrained=False)
+        >>> type(net).__name__, [len(stage) for stage in net.blocks], net.training
+        ('EfficientNet', [1, 2, 2, 3, 3, 4, 1], True)
     """
-    key = str(backbone).lower()
-    if key not in _LITE_ARCH:
-        raise ValueError(f"unknown detector backbone {backbone!r}: expected one of {', '.join(_LITE_ARCH)}")
+    lite = _lite_weights(backbone)
     if pretrained:
         from rawvision.models.classifiers import build_classifier
 
-        return build_classifier(key).net.train()
+        return build_classifier(lite.meta.name).net.train()
     import timm
 
-    return timm.create_model(_LITE_ARCH[key], pretrained=False)
+    return timm.create_model(lite.meta.arch, pretrained=False)
 
 
 class EfficientNetLiteFPN(nn.Module):
@@ -147,6 +155,7 @@ class FrontEndDetector(nn.Module):
         return out
 
     def forward(self, images, targets: list[dict] | None = None):
+        """The front end, then the detector; arguments, returns and errors as in the class docstring."""
         if isinstance(images, torch.Tensor):
             if images.ndim != 4:
                 raise ValueError(f"images must be (B, C, H, W) or a list of (C, H, W), got {tuple(images.shape)}")
@@ -217,6 +226,8 @@ def build_detector(
         >>> out = det([torch.rand(3, 320, 320)])
         >>> sorted(out[0])
         ['boxes', 'labels', 'scores']
+        >>> [round(v * 255) for v in det.detector.transform.image_mean + det.detector.transform.image_std]
+        [127, 127, 127, 128, 128, 128]
     """
     import rawvision  # noqa: F401  (torchvision's NMS on a CPU-only torch)
     from torchvision.models.detection import FCOS, RetinaNet
@@ -237,6 +248,7 @@ def build_detector(
         net = freeze_batch_norm_2d(net)
     body = EfficientNetLiteFPN(net, out_channels=fpn_channels)
     cls = RetinaNet if key == "retinanet" else FCOS
-    det = cls(body, num_classes + 1, min_size=int(min_size), max_size=int(max_size), image_mean=list(LITE_MEAN),
-              image_std=list(LITE_STD), **detector_kwargs)
+    meta = _lite_weights(backbone).meta  # TF-Lite normalisation: mean 127/255, std 128/255 on [0, 1] inputs
+    det = cls(body, num_classes + 1, min_size=int(min_size), max_size=int(max_size), image_mean=list(meta.mean),
+              image_std=list(meta.std), **detector_kwargs)
     return FrontEndDetector(det, num_classes, front_end)
