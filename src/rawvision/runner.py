@@ -56,21 +56,23 @@ def check_accelerator(cfg) -> None:
 
 
 def build(cfg, method: str | None = None):
-    """The datamodule and module ``cfg`` describes. Settings are checked (the module built, teacher names and
-    weights resolved) before any data is read, except for modules that take arguments from the data
-    (``from_data``, e.g. the detector's class count), which are built after the datamodule's setup."""
+    """The datamodule (set up) and module ``cfg`` describes. The module is built first, so names and weights
+    (teacher, detector, front end) are checked before any data is read; then the data is prepared (rank 0 only)
+    and set up, so a bad folder fails before a run directory is written. Modules that take arguments from the
+    data (``from_data``, e.g. the detector's class count) are built after the setup."""
     spec = TASKS[cfg.task]
     module_cls, dm_cls = spec.classes()
     dm = dm_cls(**cfg.kwargs_for(dm_cls))
     kwargs = cfg.kwargs_for(module_cls)
     if method is not None:
         kwargs["method"] = method
-    if spec.from_data:
-        if not _is_launched_child():
-            dm.prepare_data()
-        dm.setup("fit")
-        kwargs.update({arg: getattr(dm, attr) for arg, attr in spec.from_data})
-    return dm, module_cls(**kwargs)
+    module = None if spec.from_data else module_cls(**kwargs)
+    if not _is_launched_child():
+        dm.prepare_data()
+    dm.setup("fit")
+    if module is None:
+        module = module_cls(**kwargs, **{arg: getattr(dm, attr) for arg, attr in spec.from_data})
+    return dm, module
 
 
 def resolve_run_dir(cfg) -> Path:

@@ -128,6 +128,12 @@ def cli(verbose: bool) -> None:
     logging.basicConfig(level=level, format="%(message)s")
     for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(level)
+    import warnings
+
+    # Two messages about code that is not ours (the frozen teacher is in eval mode on purpose; Lightning's own use
+    # of a torch API deprecated in torch 2.13); every other warning is shown (the tests' filters are the same).
+    warnings.filterwarnings("ignore", r".*isinstance\(treespec, LeafSpec\)", DeprecationWarning)
+    warnings.filterwarnings("ignore", r"Found .* module\(s\) in eval mode at the start of training", UserWarning)
 
 
 def _run_command(task, config_file, resume, kwargs):

@@ -230,12 +230,6 @@ class ISPDistillation(RngStateMixin, L.LightningModule):
         self.last_eval = res
         self.log_dict({f"{prefix}/{k}": float(v) for k, v in res.items() if v is not None}, sync_dist=False)
 
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self._eval_step(batch)
-
-    def on_validation_epoch_end(self) -> None:
-        self._eval_end("val")
-
     def test_step(self, batch: dict, batch_idx: int) -> None:
         self._eval_step(batch)
 

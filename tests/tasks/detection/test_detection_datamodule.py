@@ -1,8 +1,9 @@
 import pytest
 import torch
 
-from rawvision.data.detection import RawDetectionDataModule, detection_collate, hflip_detection
+from rawvision.data.coco import hflip_detection
 from rawvision.data.photos import DataError
+from rawvision.tasks.detection import RawDetectionDataModule, detection_collate
 
 
 def test_hflip_boxes_and_image():
@@ -61,31 +62,41 @@ def test_low_light_is_darker_and_rgb_input_is_the_photo(tmp_path, tiny_coco):
     assert torch.equal(x[1], batch[0][1].float() / 255.0)
 
 
-def test_training_loader_flips_and_draws_fresh_raw(tmp_path, tiny_coco):
+class _Trainer:
+    training, world_size, global_rank = True, 1, 0
+
+    def __init__(self, step=0):
+        self.global_step = step
+
+
+def test_training_raw_is_seeded_by_step_and_flips_by_epoch_and_index(tmp_path, tiny_coco):
     root = tiny_coco(tmp_path / "set", n_train=4)
     dm = RawDetectionDataModule(root, batch_size=2, flip=True, seed=0)
     dm.setup()
-
-    class _T:
-        training = True
-
-    dm.trainer = _T()
-    batch = next(iter(dm.train_dataloader()))
-    a, _ = dm.on_after_batch_transfer(batch, 0)
-    b, _ = dm.on_after_batch_transfer(batch, 0)
-    assert len(a) == 2 and not torch.equal(a[0], b[0])  # the training generator moves on
-    flipped = 0
-    for _ in range(8):
-        for im, t in zip(*next(iter(dm.train_dataloader()))):
+    loader = dm.train_dataloader()
+    batch = next(iter(loader))
+    dm.trainer = _Trainer(step=0)
+    a, _ = dm.on_after_batch_transfer(([im.clone() for im in batch[0]], batch[1]), 0)
+    b, _ = dm.on_after_batch_transfer(([im.clone() for im in batch[0]], batch[1]), 0)
+    dm.trainer = _Trainer(step=1)
+    c, _ = dm.on_after_batch_transfer(([im.clone() for im in batch[0]], batch[1]), 0)
+    assert len(a) == 2 and torch.equal(a[0], b[0]) and not torch.equal(a[0], c[0])  # (seed, step, rank)
+    flipped, draws = 0, []
+    for epoch in range(8):
+        loader.sampler.set_epoch(epoch)
+        for im, t in zip(*next(iter(loader))):
             box = t["boxes"][0]
             assert float(box[2] - box[0]) == 20.0  # the width is kept
             flipped += float(box[0]) == 64 - 24
+        draws.append(next(iter(loader))[1][0]["boxes"].tolist())
     assert flipped > 0
+    loader.sampler.set_epoch(3)
+    assert next(iter(loader))[1][0]["boxes"].tolist() == draws[3]  # the same (seed, epoch, index), the same flip
 
 
 def test_missing_set_without_photos_and_bad_input(tmp_path):
     with pytest.raises(DataError, match="no train.json"):
-        RawDetectionDataModule(tmp_path / "nothing").setup()
+        RawDetectionDataModule(tmp_path / "nothing", photos=None).setup()
     with pytest.raises(DataError, match="unknown detection input"):
         RawDetectionDataModule(tmp_path, input="jpeg")
     with pytest.raises(ValueError, match="XYZW"):

@@ -2,8 +2,9 @@ import lightning as L
 import pytest
 import torch
 
-from rawvision.data.detection import RawDetectionDataModule
-from rawvision.distill.detection import RawDetection, parse_ta_isp_modules
+from rawvision.tasks.detection import RawDetectionDataModule
+from rawvision.models.ta_isp import parse_ta_isp_modules
+from rawvision.tasks.detection import RawDetection
 from rawvision.models.ta_isp import TAISP
 
 FAST = dict(pretrained_backbone=False, min_size=64, max_size=64, fpn_channels=32, warmup_steps=1)

@@ -4,7 +4,7 @@ import lightning as L
 import pytest
 import torch
 
-from rawvision.distill import ISPDistillation
+from rawvision.tasks.classification import ISPDistillation
 
 
 def _batch(n=4, size=64):
