@@ -10,8 +10,11 @@
 
 Usage::
 
-    python -m rawvision.bench.raw_quality --photos ../shared/data/photos --tiles ../shared/data/raw/tiles \\
+    rawvision bench raw_quality --photos ../shared/data/photos --tiles ../shared/data/raw/tiles \\
         --n-photos 200 --out runs/raw_quality
+    python -m rawvision.bench.raw_quality ...          # the same
+
+Options: ``--parts roundtrip demosaic libraw`` (default all three).
 
 PSNR is per image (data range 1, all three channels), then averaged; a ``border`` of 8 pixels is left out of every
 figure (the methods differ in how they pad). Writes ``results.md`` and ``results.json`` atomically.
@@ -29,9 +32,9 @@ import rawvision  # noqa: F401  (torchvision compatibility first)
 import numpy as np
 import torch
 
+from rawvision._atomic import write_atomic
 from rawvision.bench._report import device_name
 from rawvision.data.photos import find_photos, load_rgb
-from rawvision.distill.run import write_atomic
 from rawvision.raw.cfa import mosaic
 from rawvision.raw.demosaic import DEMOSAIC_METHODS, demosaic
 
@@ -139,7 +142,7 @@ def _md_stats(title: str, d: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="rawvision bench raw_quality", description=__doc__.split("\n\n")[0])
     ap.add_argument("--photos", default="../shared/data/photos")
     ap.add_argument("--tiles", default="../shared/data/raw/tiles")
     ap.add_argument("--n-photos", type=int, default=200)

@@ -2,7 +2,8 @@
 
 Usage::
 
-    python -m rawvision.bench.raw_throughput --size 2048 2048 --repeats 5 --device cpu --out bench/raw_throughput.md
+    rawvision bench raw_throughput --size 2048 2048 --repeats 5 --device cpu --out bench/raw_throughput.md
+    python -m rawvision.bench.raw_throughput ...          # the same
 
 Options: ``--threads N`` (torch.set_num_threads; default torch's default), ``--stages NAME ...`` (default all).
 
@@ -270,7 +271,7 @@ def format_report(meta: dict, rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="rawvision bench raw_throughput", description=__doc__.split("\n\n")[0])
     ap.add_argument("--size", type=int, nargs=2, default=(2048, 2048), metavar=("H", "W"))
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")

@@ -2,7 +2,8 @@
 
 Usage::
 
-    python -m rawvision.bench.ta_isp_compute [--device cpu|cuda] [--out FILE.md]
+    rawvision bench ta_isp_compute [--device cpu|cuda] [--out FILE.md]
+    python -m rawvision.bench.ta_isp_compute ...          # the same
 
 Options: ``--size H W`` (latency image, default 2160 3840), ``--flops-size H W`` (default 640 640), ``--repeats N``
 (timed runs, default 5), ``--warmup N`` (untimed runs first, default 2), ``--threads N`` (torch.set_num_threads).
@@ -28,7 +29,6 @@ import argparse
 import os
 import platform
 import statistics
-import tempfile
 import time
 from collections import defaultdict
 from datetime import datetime, timezone
@@ -40,6 +40,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
+from rawvision._atomic import write_atomic
 from rawvision.models.ta_isp import TAISP
 from rawvision.raw.demosaic import demosaic_bilinear
 from rawvision.raw.isp import process
@@ -287,20 +288,8 @@ def format_report(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="rawvision bench ta_isp_compute", description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     ap.add_argument("--out", type=Path, default=None, help="write the markdown report here (atomically)")
     ap.add_argument("--size", type=int, nargs=2, default=(2160, 3840), metavar=("H", "W"))
@@ -322,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     report = format_report(res)
     print(report, end="")
     if args.out is not None:
-        _write_atomic(args.out, report)
+        write_atomic(args.out, report)
     return 0
 
 

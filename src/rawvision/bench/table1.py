@@ -2,10 +2,21 @@
 
 Usage::
 
-    python -m rawvision.bench.table1 --config configs/table1_lite0.yaml --seeds 0 1 2 --out bench/table1
+    rawvision bench table1 --config configs/table1_lite0.yaml --seeds 0 1 2 --out bench/table1 \\
+        --set noise_seed=7 --variants "isp_distillation+crops:train_draw=random_crops"
+    python -m rawvision.bench.table1 ...          # the same
+
+Every run is built from one ``classification`` configuration: ``--config FILE`` then ``--set KEY=VALUE ...`` (any
+setting of the task, typed by its field; ``--epochs`` and ``--max-photos`` are shortcuts), then per run the seed
+(``--seeds`` sets ``seed`` and ``split_seed``), the method, and a variant's changes. A variant is
+``NAME:key=value,key=value`` (the method is NAME's part before the first ``+``; a list value keeps its commas:
+``isp_distillation+w24:front_end=ta-isp,ta_isp_weight_range=2,4``). A seed's datamodule (photos decoded, test RAW
+simulated) is shared by the rows whose datamodule settings equal the seed's (:func:`datamodule_for`); a variant
+that changes one of them (``batch_size``, ``patch_size``, ``sigma``, ``train_draw`` ...) gets its own.
 
 Writes ``results.json`` (every run's metrics, the mean and std over split seeds, the overhead measurement) and
 ``results.md`` (the table) under ``--out``, rewritten atomically after each run so partial results survive a stop.
+Each run's directory is ``OUT/runs/<row>-seed<seed>`` (replaced if it exists: the benchmark owns ``OUT``).
 """
 
 from __future__ import annotations
@@ -20,11 +31,14 @@ from pathlib import Path
 import rawvision  # noqa: F401  (torchvision compatibility first)
 import torch
 
-from rawvision.bench._report import device_name, finish_report, record_run
-from rawvision.bench.overhead import measure_overhead
-from rawvision.config import DistillConfig, load_config
-from rawvision.distill.module import METHODS
-from rawvision.distill.run import build_datamodule, results_table, run_method, write_atomic
+from rawvision._atomic import write_atomic
+from rawvision.bench._report import (add_config_options, device_name, finish_report, parse_settings, record_run,
+                                     task_config, with_settings)
+from rawvision.config import TASKS, ConfigError
+from rawvision.runner import results_table, run
+from rawvision.tasks.classification import METHODS
+
+__all__ = ["aggregate", "datamodule_for", "main", "parse_variant"]
 
 _NUMERIC = ("gt_top1", "gt_top5", "agree_top1", "agree_top5", "conf_agree_top1", "conf_agree_top5",
             "n_patches", "n_confident", "train_img_per_s")
@@ -50,20 +64,70 @@ def aggregate(runs: list[dict]) -> tuple[list[dict], dict]:
     return rows, spread
 
 
+def parse_variant(text: str, cfg_cls: type) -> tuple[str, str, dict]:
+    """``"NAME:key=value,key=value"`` -> ``(NAME, method, {key: typed value})``; the method is NAME up to its first
+    ``+``. A comma-separated piece without ``=`` continues the previous value (``ta_isp_weight_range=2,4``).
+
+    Raises:
+        ConfigError: an empty name, a piece before any ``key=``, an unknown key or a mistyped value.
+    """
+    name, _, kv = str(text).partition(":")
+    if not name:
+        raise ConfigError(f"variant {text!r}: expected NAME:key=value,key=value")
+    items: list[str] = []
+    for piece in (p for p in kv.split(",") if p):
+        if "=" in piece:
+            items.append(piece)
+        elif items:
+            items[-1] += "," + piece
+        else:
+            raise ConfigError(f"variant {text!r}: {piece!r} is not key=value")
+    return name, name.split("+")[0], parse_settings(cfg_cls, items)
+
+
+def datamodule_for(cfg, base_cfg, base_dm):
+    """The datamodule a run of ``cfg`` uses: ``base_dm`` (built from ``base_cfg``, maybe already set up) when every
+    datamodule setting of ``cfg`` equals ``base_cfg``'s, else a new one built from ``cfg`` (set up by the run).
+
+    A setting is an argument of the task's datamodule class (``cfg.kwargs_for``): whatever a variant changes among
+    them (batch size, patch size, split, labels, RAW simulation, workers ...), it never runs on the old data.
+    """
+    _, dm_cls = TASKS[cfg.task].classes()
+    if base_dm is not None and cfg.kwargs_for(dm_cls) == base_cfg.kwargs_for(dm_cls):
+        return base_dm
+    return dm_cls(**cfg.kwargs_for(dm_cls))
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--config", default="configs/table1_lite0.yaml")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
-    ap.add_argument("--methods", nargs="*", default=list(METHODS))
+    ap = argparse.ArgumentParser(prog="rawvision bench table1", description=__doc__.split("\n\n")[0])
+    add_config_options(ap, "configs/table1_lite0.yaml")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="each sets seed and split_seed")
+    ap.add_argument("--methods", nargs="*", default=list(METHODS), help=f"rows, of {', '.join(METHODS)}")
     ap.add_argument("--variants", nargs="*", default=[],
                     help="extra rows NAME:key=value,key=value (e.g. isp_distillation+crops:train_draw=random_crops)")
     ap.add_argument("--out", default="bench/table1")
     ap.add_argument("--overhead-steps", type=int, default=12, help="0 skips the Lightning-overhead measurement")
-    ap.add_argument("--max-photos", type=int, default=None)
-    ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--max-photos", type=int, default=None, help="shortcut for --set max_photos=N")
+    ap.add_argument("--epochs", type=int, default=None, help="shortcut for --set epochs=N")
     args = ap.parse_args(argv)
 
-    cfg = load_config(args.config, max_photos=args.max_photos, epochs=args.epochs, progress=False)
+    try:
+        cfg = task_config("classification", args.config, args.settings, max_photos=args.max_photos,
+                          epochs=args.epochs, progress=False)
+        unknown = [m for m in args.methods if m not in METHODS]
+        if unknown:
+            raise ConfigError(f"unknown method(s) {', '.join(unknown)}: expected some of {', '.join(METHODS)}")
+        plan = [(m, m, {}) for m in args.methods]
+        for v in args.variants:
+            name, method, changes = parse_variant(v, type(cfg))
+            if method not in METHODS:
+                raise ConfigError(f"variant {v!r}: {method!r} is not a method ({', '.join(METHODS)})")
+            plan.append((name, method, changes))
+    except ConfigError as e:
+        ap.error(str(e))
+
+    from rawvision.bench.overhead import measure_overhead
+
     out = Path(args.out)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     report = {"config": cfg.to_dict(), "seeds": args.seeds, "device": device_name(), "torch": torch.__version__,
@@ -77,27 +141,25 @@ def main(argv: list[str] | None = None) -> int:
                 f"batch {cfg.batch_size}, lr {cfg.lr}, seeds {args.seeds}, device {report['device']}, {started}\n\n")
         write_atomic(out / "results.md", head + results_table(rows, spread))
 
-    plan = [(m, m, {}) for m in args.methods]
-    for v in args.variants:
-        name, _, kv = v.partition(":")
-        changes = dict(item.split("=", 1) for item in kv.split(",") if item)
-        plan.append((name, name.split("+")[0], changes))
-
+    _, dm_cls = TASKS[cfg.task].classes()
     for seed in args.seeds:
-        scfg = cfg.replace(split_seed=seed, seed=seed)
-        dm = build_datamodule(scfg)
+        scfg = with_settings(cfg, split_seed=seed, seed=seed, output_dir=str(out / "runs"), overwrite=True)
+        dm = dm_cls(**scfg.kwargs_for(dm_cls))
         dm.setup("fit")
         print(f"[seed {seed}] {dm.summary()}", flush=True)
         if args.overhead_steps and report["overhead"] is None:
-            report["overhead"] = measure_overhead(scfg.replace(method="isp_distillation"), dm, steps=args.overhead_steps)
+            report["overhead"] = measure_overhead(with_settings(scfg, method="isp_distillation"), dm,
+                                                  steps=args.overhead_steps)
             print(f"[overhead] {report['overhead']}", flush=True)
             save()
         for row, method, changes in plan:
-            typed = {k: DistillConfig.parse_value(k, v) for k, v in changes.items()}
-            rcfg = scfg.replace(method=method, **typed)
-            use_dm = dm if all(k not in ("train_draw", "sigma", "pattern", "clip") for k in typed) else None
+            rcfg = with_settings(scfg, **{"method": method, **changes, "run_name": f"{row}-seed{seed}"})
+            use_dm = datamodule_for(rcfg, scfg, dm)
+            if use_dm is not dm:
+                print(f"[seed {seed}] {row}: its own datamodule (datamodule settings differ from the seed's)",
+                      flush=True)
             t0 = time.perf_counter()
-            metrics, run_dir = run_method(rcfg, datamodule=use_dm, run_dir=out / "runs" / f"{row}-seed{seed}")
+            metrics, run_dir = run(rcfg, datamodule=use_dm)
             metrics.update(row=row, seed=seed, wall_seconds=round(time.perf_counter() - t0, 1), run_dir=str(run_dir))
             record_run(report, metrics, f"[seed {seed}] {row}:", _NUMERIC, save)
     return finish_report(report, save, out)
