@@ -141,6 +141,11 @@ class _ConfigMethods:
                               f"of {', '.join(sorted(names))}")
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
+    def set(self, **values):
+        """A copy with ``values`` applied, None included (an explicit "none"). Raises ConfigError for an unknown key."""
+        self.replace(**{k: 0 for k in values})  # checks the keys
+        return dataclasses.replace(self, **values)
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -248,7 +253,7 @@ def load_config(path: str | Path | None, task: str | None = None, **overrides):
     task = task or data.get("task") or "classification"
     cfg = config_class(task)()
     try:
-        cfg = cfg.replace(**{k: v for k, v in data.items() if k != "task"})
+        cfg = cfg.set(**{k: v for k, v in data.items() if k != "task"})  # a YAML null is a value, not "not given"
     except ConfigError as e:
         raise ConfigError(f"config file {path}: {e}") from None
     return cfg.replace(**overrides)

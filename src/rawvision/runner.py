@@ -110,7 +110,7 @@ def _trainer(cfg, run_dir: Path, train: bool, progress: bool | None = None, logg
     callbacks = [_FinalCheckpoint(run_dir / "checkpoints" / "last.ckpt"),
                  ModelCheckpoint(dirpath=str(run_dir / "checkpoints"), save_last=True, save_top_k=0,
                                  every_n_train_steps=cfg.checkpoint_every_n_steps),
-                 ThroughputMonitor(batch_size_fn=_batch_size), *(callbacks or [])]
+                 ThroughputMonitor(batch_size_fn=_batch_size, window_size=_THROUGHPUT_WINDOW), *(callbacks or [])]
     return L.Trainer(max_epochs=cfg.epochs, max_steps=cfg.max_steps, callbacks=callbacks, limit_val_batches=0,
                      num_sanity_val_steps=0, log_every_n_steps=cfg.log_every_n_steps,
                      logger=L.pytorch.loggers.CSVLogger(str(run_dir), name="logs", version="") if logger else False,
@@ -128,18 +128,23 @@ class _FinalCheckpoint(L.Callback):
         trainer.save_checkpoint(str(self.path))
 
 
+_THROUGHPUT_WINDOW = 10  # steps over which ThroughputMonitor averages the training speed
+
+
 def _batch_size(batch) -> int:
     return batch["raw"].shape[0] if isinstance(batch, dict) else len(batch[0])
 
 
 def _img_per_s(trainer: L.Trainer) -> float | None:
-    """The last ``train/samples_per_sec`` that Lightning's ThroughputMonitor logged (a window over the last steps,
-    data loading and the RAW simulation included), summed over the ranks."""
+    """The last training speed Lightning's ThroughputMonitor logged (images/s over the last
+    :data:`_THROUGHPUT_WINDOW` steps, data loading and the RAW simulation included; summed over the ranks), or None
+    for a run shorter than the window."""
     logger = trainer.logger
     if not trainer.is_global_zero or logger is None:  # loggers write on rank 0 only
         return None
     rows = getattr(logger.experiment, "metrics", [])
-    vals = [r["train/samples_per_sec"] for r in rows if "train/samples_per_sec" in r]
+    keys = ("train/samples_per_sec", "train/device/samples_per_sec")  # all ranks / one device
+    vals = [r[k] for r in rows for k in keys if k in r][-1:]
     return round(float(vals[-1]), 2) if vals else None
 
 
@@ -169,7 +174,7 @@ def run(cfg, resume: str | Path | None = None, datamodule=None, callbacks: list 
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    dm, module = build(cfg) if datamodule is None else (datamodule, build_module_only(cfg))
+    dm, module = build(cfg) if datamodule is None else (datamodule, build_module_only(cfg, datamodule))
     child = _is_launched_child()
     if not child:
         _claim_run_dir(run_dir, cfg.overwrite, resume is not None)
@@ -203,9 +208,12 @@ def run(cfg, resume: str | Path | None = None, datamodule=None, callbacks: list 
     return metrics, run_dir
 
 
-def build_module_only(cfg):
-    module_cls, _ = TASKS[cfg.task].classes()
-    return module_cls(**cfg.kwargs_for(module_cls))
+def build_module_only(cfg, datamodule=None):
+    """The module ``cfg`` describes, with its ``from_data`` arguments from a set-up ``datamodule``."""
+    spec = TASKS[cfg.task]
+    module_cls, _ = spec.classes()
+    extra = {arg: getattr(datamodule, attr) for arg, attr in spec.from_data} if datamodule is not None else {}
+    return module_cls(**cfg.kwargs_for(module_cls), **extra)
 
 
 def _train_batch(cfg) -> int:

@@ -86,10 +86,11 @@ def test_isp_renders_a_dng_and_rejects_non_raw(tmp_path):
 def test_detect_trains_and_reports_ap(tmp_path, tiny_coco, lite0):
     root = tiny_coco(tmp_path / "set", n_train=2, n_val=2)
     out = tmp_path / "run"
-    res = CliRunner().invoke(cli, ["detect", str(root), "--max-steps", "1", "--batch-size", "2", "--size", "64",
+    res = CliRunner().invoke(cli, ["detect", "--root", str(root), "--photos", "none", "--max-steps", "1",
+                                   "--batch-size", "2", "--min-size", "64", "--max-size", "64",
                                    "--fpn-channels", "16", "--ta-isp-modules", "glc,hsa,rgfm", "--low-light",
-                                   "--ta-isp-weight-range", "2", "4",
-                                   "--out", str(out)])
+                                   "--ta-isp-weight-range", "2,4", "--no-progress", "--accelerator", "cpu",
+                                   "--output-dir", str(tmp_path), "--run-name", "run"])
     assert res.exit_code == 0, res.output
     assert '"AP"' in res.stdout and (out / "metrics.json").is_file()
     assert (out / "checkpoints" / "last.ckpt").is_file()
@@ -98,9 +99,11 @@ def test_detect_trains_and_reports_ap(tmp_path, tiny_coco, lite0):
 
 
 def test_detect_bad_input(tmp_path, tiny_coco):
-    _one_error(CliRunner().invoke(cli, ["detect", str(tmp_path / "none")]), "no train.json")
+    out = ["--output-dir", str(tmp_path / "runs"), "--photos", "none"]
+    _one_error(CliRunner().invoke(cli, ["detect", "--root", str(tmp_path / "none"), *out]), "no train.json")
     root = tiny_coco(tmp_path / "set", n_train=1, n_val=1)
     (root / "val.json").write_text((root / "val.json").read_text().replace('"category_id": 3', '"category_id": 99'))
-    _one_error(CliRunner().invoke(cli, ["detect", str(root)]), "val.json", "99")
+    _one_error(CliRunner().invoke(cli, ["detect", "--root", str(root), *out]), "val.json", "99")
     root2 = tiny_coco(tmp_path / "set2", n_train=1, n_val=1)
-    _one_error(CliRunner().invoke(cli, ["detect", str(root2), "--ta-isp-modules", "glc,isp"]), "isp")
+    _one_error(CliRunner().invoke(cli, ["detect", "--root", str(root2), "--ta-isp-modules", "glc,isp", *out]), "isp")
+    assert not (tmp_path / "runs").exists()  # nothing written for bad input

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from rawvision.data.coco import CocoDetection, load_coco
@@ -15,10 +14,8 @@ from rawvision.data.paste_objects import (
     _read_photos,
     _split_photos,
     build_paste_set,
-    simulate_detection_raw,
 )
 from rawvision.data.photos import DataError
-from rawvision.raw.cfa import mosaic
 
 # two object classes with 3 photos each (one flat colour per photo), 6 background photos of other classes
 OBJECTS = {
@@ -227,25 +224,3 @@ def test_real_photos_build(shared_photos, tmp_path):
         # every category has photos in both splits (6 photos each: 4 train, 2 val)
         assert set(summary["splits"][split]["object_photos_available"].values()) == {4 if split == "train" else 2}
     assert n == 10
-
-
-def test_simulate_detection_raw_normal_and_low_light():
-    rgb = torch.randint(0, 256, (2, 3, 32, 48), dtype=torch.uint8)
-    mos, raw3 = simulate_detection_raw(rgb, "GRBG", low_light=False, generator=torch.Generator().manual_seed(0))
-    assert mos.shape == (2, 1, 32, 48) and raw3.shape == (2, 3, 32, 48)
-    assert mos.dtype == raw3.dtype == torch.float32
-    assert 0 <= float(mos.min()) and float(mos.max()) <= 1 and 0 <= float(raw3.min()) and float(raw3.max()) <= 1
-    # the bilinear demosaic keeps each site's own sample
-    assert torch.allclose(mosaic(raw3, "GRBG"), mos, atol=1e-6)
-    low, low3 = simulate_detection_raw(rgb, "GRBG", low_light=True, generator=torch.Generator().manual_seed(0))
-    # same camera draws: the dark frame holds about 1/8 of the light, on the 10-bit grid
-    ratio = float(mos.mean() / low.mean())
-    assert 6.5 < ratio < 9.5
-    assert torch.allclose(low * 1023, (low * 1023).round(), atol=1e-3)
-    assert torch.allclose(mosaic(low3, "GRBG"), low, atol=1e-6)
-    again, _ = simulate_detection_raw(rgb, "GRBG", low_light=True, generator=torch.Generator().manual_seed(0))
-    assert torch.equal(again, low)
-    other, _ = simulate_detection_raw(rgb, "GRBG", low_light=True, generator=torch.Generator().manual_seed(1))
-    assert not torch.equal(other, low)
-    with pytest.raises(ValueError, match="uint8"):
-        simulate_detection_raw(rgb.float(), "RGGB")

@@ -144,7 +144,7 @@ def _run_command(task, config_file, resume, kwargs):
     else:
         file_task = load_config(config_file).task if config_file else None
         task = task or file_task or "classification"
-        cfg = load_config(config_file, task=task, **_overrides(config_class(task), kwargs))
+        cfg = load_config(config_file, task=task).set(**_overrides(config_class(task), kwargs))
         metrics, run_dir = run(cfg)
     if "method" in metrics:
         click.echo(results_table([metrics]))
@@ -198,7 +198,7 @@ def evaluate(checkpoint, data, eval_split, accelerator, progress, **overrides):
     click.echo(json.dumps(metrics, indent=2, default=str))
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
 @click.argument("name")
 @click.pass_context
 def bench(ctx, name):

@@ -6,9 +6,9 @@ an object is the centre crop of a photo of one of the chosen classes (:data:`DEF
 to a random size, and its box is the pasted rectangle. Photos are split between train and val before anything is
 drawn, so no object photo and no background photo appears in both splits.
 
-:func:`simulate_detection_raw` turns such RGB images into RAW at load time (normal light: Brooks et al.'s
-unprocessing and shot/read noise; low light: also an 8x shorter exposure, 10-bit ADC, no brightening), returning
-the Bayer mosaic and its bilinear demosaic, the 3-channel RAW that TA-ISP reads.
+The detection datamodule (:mod:`rawvision.tasks.detection`) turns such RGB images into RAW on the device with
+:func:`rawvision.raw.simulate_raw` (normal light: Brooks et al.'s unprocessing and shot/read noise; low light: also an
+8x shorter exposure, 10-bit ADC, no brightening) and demosaics it: the 3-channel RAW that TA-ISP reads.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
 from rawvision._atomic import atomic_path
@@ -28,7 +27,7 @@ from rawvision.data.images import open_rgb
 from rawvision.data.photos import LabelRow, read_labels
 from rawvision.data.split import split_by_group
 
-__all__ = ["DEFAULT_PASTE_CATEGORIES", "build_paste_set", "simulate_detection_raw"]
+__all__ = ["DEFAULT_PASTE_CATEGORIES", "build_paste_set"]
 
 #: The object classes of the paste set, by ImageNet WNID: six visually distinct classes with 6 photos each in
 #: ``../shared/data/photos`` (labels from its labels.csv): goldfish (ImageNet index 1), zebra (340), giant_panda
@@ -387,70 +386,3 @@ def build_paste_set(
     with atomic_path(out_dir / "summary.json") as tmp, open(tmp, "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=1)
     return summary
-
-
-def simulate_detection_raw(
-    rgb_uint8: torch.Tensor,
-    pattern: str = "RGGB",
-    low_light: bool = False,
-    generator: torch.Generator | None = None,
-    *,
-    ratio: float = 8.0,
-    bit_depth: int = 10,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Simulate the RAW capture of sRGB detection images, in normal light or low light.
-
-    Normal light: Brooks et al.'s unprocessing (random camera CCM and white-balance/brightness gains, inverse tone
-    curve and gamma) to a noise-free mosaic, then heteroscedastic shot/read noise at levels drawn from Brooks'
-    distribution, clipped to [0, 1] (the sensor's black to white level).
-    Low light: the same clean mosaic captured with an exposure ``ratio`` times shorter (signal / ratio, shot/read
-    noise of that capture, clip, ``bit_depth``-bit ADC) and *not* brightened: a dark frame, as LOD's low-light
-    images are. Then both are demosaiced bilinearly: the 3-channel RAW that TA-ISP reads. Bounding boxes are
-    unchanged (no geometric change).
-
-    Draw order with ``generator``: camera parameters, noise levels, noise.
-
-    Args:
-        rgb_uint8: (B, 3, H, W) uint8 sRGB images (H, W even, >= 2), CPU or GPU.
-        pattern: Bayer pattern of the mosaic (RGGB, BGGR, GRBG, GBRG).
-        low_light: simulate the short exposure (True) or a normal one (False).
-        generator: ``torch.Generator`` on the images' device for reproducible draws; the global RNG if None.
-        ratio: exposure ratio of the low-light capture (long / short time), >= 1; ignored in normal light.
-        bit_depth: ADC bits of the low-light capture (1..24); ignored in normal light.
-
-    Returns:
-        ``(mosaic, rgb_raw)``: mosaic (B, 1, H, W) float32 in [0, 1] (0 = black level, 1 = white level; low light
-        mostly below ``1 / ratio``) and its bilinear demosaic (B, 3, H, W) float32 in [0, 1], camera RGB (not
-        white-balanced, not colour-corrected), on the input's device.
-
-    Raises:
-        ValueError: a non-uint8 or non-(B, 3, H, W) input, an unknown pattern, a bad ratio or bit depth.
-
-    Source: Brooks et al., "Unprocessing Images for Learned Raw Denoising", CVPR 2019, Sec. 3 (unprocessing, shot
-    and read noise); short exposure as in :func:`rawvision.raw.noise.simulate_short_exposure` (SID-style dark
-    frames); bilinear demosaic :func:`rawvision.raw.demosaic.demosaic`.
-
-    Example:
-        >>> g = torch.Generator().manual_seed(0)
-        >>> mos, raw3 = simulate_detection_raw(torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8), "RGGB",
-        ...                                    low_light=True, generator=g)
-        >>> mos.shape, raw3.shape
-        (torch.Size([2, 1, 32, 32]), torch.Size([2, 3, 32, 32]))
-    """
-    from rawvision.raw.demosaic import demosaic
-    from rawvision.raw.noise import add_shot_read_noise, random_noise_levels, simulate_short_exposure
-    from rawvision.raw.unprocess import unprocess
-
-    if not isinstance(rgb_uint8, torch.Tensor) or rgb_uint8.dtype != torch.uint8 or rgb_uint8.ndim != 4 \
-            or rgb_uint8.shape[1] != 3:
-        got = f"{rgb_uint8.dtype} {tuple(rgb_uint8.shape)}" if isinstance(rgb_uint8, torch.Tensor) else type(rgb_uint8)
-        raise ValueError(f"simulate_detection_raw expects (B, 3, H, W) uint8 sRGB images, got {got}")
-    x = rgb_uint8.float() / 255.0
-    raw, _ = unprocess(x, pattern, generator=generator)
-    shot, read = random_noise_levels(x.shape[0], generator, device=x.device, dtype=x.dtype)
-    if low_light:
-        mos = simulate_short_exposure(raw, ratio, shot, read, bit_depth=bit_depth, generator=generator,
-                                      brighten=False)
-    else:
-        mos = add_shot_read_noise(raw, shot, read, generator, clip=True)
-    return mos, demosaic(mos, pattern, "bilinear").clamp(0.0, 1.0)
