@@ -132,7 +132,7 @@ def cli(verbose: bool) -> None:
 
     # Two messages about code that is not ours (the frozen teacher is in eval mode on purpose; Lightning's own use
     # of a torch API deprecated in torch 2.13); every other warning is shown (the tests' filters are the same).
-    warnings.filterwarnings("ignore", r".*isinstance\(treespec, LeafSpec\)", DeprecationWarning)
+    warnings.filterwarnings("ignore", r".*isinstance\(treespec, LeafSpec\)", FutureWarning)
     warnings.filterwarnings("ignore", r"Found .* module\(s\) in eval mode at the start of training", UserWarning)
 
 
