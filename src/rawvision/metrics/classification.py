@@ -57,9 +57,10 @@ class RawClassificationMetrics(nn.Module):
             self.acc[f"agree_top{k}"].update(logits, target)
             self.acc[f"conf_agree_top{k}"].update(logits, torch.where(conf, target, torch.full_like(target, -1)))
             self.acc[f"gt_top{k}"].update(logits, labels)
-        self.counts["n_patches"].update(float(target.numel()))
-        self.counts["n_confident"].update(float(conf.sum()))
-        self.counts["n_labelled"].update(float((labels >= 0).sum()))
+        # tensors, not Python floats: no host sync per batch (the counts are read in compute())
+        self.counts["n_patches"].update(torch.ones_like(target, dtype=torch.float32).sum())
+        self.counts["n_confident"].update(conf.sum(dtype=torch.float32))
+        self.counts["n_labelled"].update((labels >= 0).sum(dtype=torch.float32))
 
     def compute(self) -> dict[str, float | int | None]:
         n = {k: int(m.compute()) for k, m in self.counts.items()}

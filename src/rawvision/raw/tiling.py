@@ -15,9 +15,10 @@ from typing import Callable
 import numpy as np
 import torch
 
-from rawvision.raw.cfa import check_pattern, mosaic
+from rawvision.raw.cfa import check_pattern
 from rawvision.raw.demosaic import _RADIUS, _check_method, demosaic
-from rawvision.raw.noise import add_gaussian_noise, check_sigma
+from rawvision.raw.noise import check_sigma
+from rawvision.raw.simulate import RawSimulation, simulate_raw
 
 __all__ = ["demosaic_tiled", "map_tiles", "simulate_raw_tiled"]
 
@@ -282,7 +283,7 @@ def simulate_raw_tiled(
     if source_shape[1] != 3:
         raise ValueError(f"simulate_raw_tiled expects a 3-channel RGB image, got shape {source_shape} as (B, C, H, W)")
     return map_tiles(
-        lambda x, p: add_gaussian_noise(mosaic(x, p), sigma, generator=generator, clip=clip), rgb, pattern, tile, 0,
+        lambda x, p: simulate_raw(x, RawSimulation(p, sigma=sigma, clip=clip), generator).raw, rgb, pattern, tile, 0,
         1, out=out, out_dtype=out_dtype, device=device, work_dtype=work_dtype, black_level=black_level,
         white_level=white_level,
     )

@@ -189,8 +189,19 @@ class RawDetectionDataModule(RawDataModule):
     def test_dataloader(self):
         return self.val_dataloader()
 
-    def _to_input(self, mosaics: list[torch.Tensor]) -> list[torch.Tensor]:
-        return [demosaic(m[None], self.pattern, "bilinear").clamp_(0.0, 1.0)[0] for m in mosaics]
+    def _by_shape(self, images: list[torch.Tensor], fn) -> list[torch.Tensor]:
+        """``fn`` applied to each stack of equal-size images (one batched call per size), results in list order."""
+        out: list[torch.Tensor | None] = [None] * len(images)
+        groups: dict[tuple, list[int]] = {}
+        for i, im in enumerate(images):
+            groups.setdefault(tuple(im.shape), []).append(i)
+        for idx in groups.values():
+            for i, r in zip(idx, fn(torch.stack([images[i] for i in idx])).unbind(0)):
+                out[i] = r
+        return out
+
+    def _demosaic(self, mosaics: torch.Tensor) -> torch.Tensor:
+        return demosaic(mosaics, self.pattern, "bilinear").clamp_(0.0, 1.0)
 
     def simulate_train(self, batch, generator: torch.Generator):
         """uint8 (3, H, W) sRGB images -> (3, H, W) float32 detector inputs in [0, 1]; images of equal size are
@@ -198,19 +209,12 @@ class RawDetectionDataModule(RawDataModule):
         images, targets = batch
         if self.input == "rgb":
             return [im.float() / 255.0 for im in images], targets
-        out: list[torch.Tensor | None] = [None] * len(images)
-        by_shape: dict[tuple, list[int]] = {}
-        for i, im in enumerate(images):
-            by_shape.setdefault(tuple(im.shape), []).append(i)
-        for idx in by_shape.values():
-            x = torch.stack([images[i] for i in idx]).float() / 255.0
-            mos = simulate_raw(x, self.simulation, generator).raw
-            for i, m in zip(idx, self._to_input(list(mos))):
-                out[i] = m
-        return out, targets
+        sim = lambda x: self._demosaic(simulate_raw(x.float() / 255.0, self.simulation, generator).raw)  # noqa: E731
+        return self._by_shape(images, sim), targets
 
     def prepare_eval(self, batch):
+        """Evaluation batches hold the mosaics simulated at setup: demosaic them (batched per size)."""
         images, targets = batch
         if self.input == "rgb":
             return [im.float() / 255.0 for im in images], targets
-        return self._to_input(images), targets
+        return self._by_shape(images, self._demosaic), targets
