@@ -109,51 +109,41 @@ class ISPDistillation(RngStateMixin, L.LightningModule):
         self.teacher.requires_grad_(False)
         self.student = build_classifier(teacher, teacher_weights)  # initialised from the teacher's weights
         self.front_end = front_end
+        self.student.preprocess = self._student_input(method, front_end, pattern, ta_isp_modules, ta_isp_weight_range)
         if method == "pretrained":
-            self.student.preprocess = nn.Sequential(BilinearDemosaic(pattern), self.teacher.preprocess)
             self.student.requires_grad_(False)
-        elif front_end == "ta-isp":
-            from rawvision.models.ta_isp import TAISP, parse_ta_isp_modules
-
-            ta_isp_modules = parse_ta_isp_modules(ta_isp_modules)
-            # TA-ISP reads the demosaiced RAW in [0, 1] (as the official code) and gives RGB in [0, 1], which the
-            # model's own preprocessing (a copy of the teacher's) then normalises.
-            self.student.preprocess = nn.Sequential(
-                BilinearDemosaic(pattern),
-                TAISP(in_channels=3, modules=tuple(ta_isp_modules), weight_range=tuple(ta_isp_weight_range)),
-                copy.deepcopy(self.teacher.preprocess),
-            )
-        else:
-            pre = self.teacher.preprocess  # place standardised RAW where the teacher's input was
-            imagenet_mean = torch.tensor(IMAGENET_MEAN)
-            imagenet_std = torch.tensor(IMAGENET_STD)
-            self.student.preprocess = RawInputAdapter(
-                pattern,
-                target_mean=(imagenet_mean - pre.mean.view(3)) / pre.std.view(3),
-                target_std=imagenet_std / pre.std.view(3),
-            )
         self.register_buffer("cfa_stats_ready", torch.tensor(False))
         if channels_last:
             self.teacher.to_channels_last()
             self.student.to_channels_last()
         self._frozen_modules: list[nn.Module] = []
         if method in TRAINED_METHODS and trainable_fraction < 1:
-            params = list(self.student.net.named_parameters())
-            n_train = max(1, math.ceil(trainable_fraction * len(params)))
-            frozen = {name for name, _ in params[n_train:]}
-            for name, p in params[n_train:]:
-                p.requires_grad_(False)
-            self._frozen_modules = [
-                m
-                for mname, m in self.student.net.named_modules()
-                if isinstance(m, nn.modules.batchnorm._BatchNorm)
-                and all(f"{mname}.{n}" in frozen for n, _ in m.named_parameters(recurse=False))
-            ]
+            self._frozen_modules = _freeze_after(self.student.net, trainable_fraction)
         if freeze_model:  # only the front end trains; the downstream model stays the ImageNet teacher's copy
             self.student.net.requires_grad_(False)
             self._frozen_modules.append(self.student.net)
         self.test_metrics = RawClassificationMetrics(threshold=confidence_threshold)
         self.last_eval: dict = {}
+
+    def _student_input(self, method, front_end, pattern, ta_isp_modules, ta_isp_weight_range) -> nn.Module:
+        """What turns the (B, 1, H, W) RAW into the student network's input: the teacher's preprocessing after a
+        bilinear demosaic (method (a)); bilinear demosaic -> TA-ISP -> the teacher's preprocessing; or the paper's
+        adapter: bilinear demosaic + per-CFA-site standardisation, mapped onto the ImageNet statistics in the
+        teacher's input space."""
+        if method == "pretrained":
+            return nn.Sequential(BilinearDemosaic(pattern), self.teacher.preprocess)
+        if front_end == "ta-isp":
+            from rawvision.models.ta_isp import TAISP, parse_ta_isp_modules
+
+            # TA-ISP reads the demosaiced RAW in [0, 1] (as the official code) and gives RGB in [0, 1], which the
+            # model's own preprocessing (a copy of the teacher's) then normalises.
+            isp = TAISP(in_channels=3, modules=tuple(parse_ta_isp_modules(ta_isp_modules)),
+                        weight_range=tuple(ta_isp_weight_range))
+            return nn.Sequential(BilinearDemosaic(pattern), isp, copy.deepcopy(self.teacher.preprocess))
+        pre = self.teacher.preprocess  # place standardised RAW where the teacher's input was
+        imagenet_mean, imagenet_std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
+        return RawInputAdapter(pattern, target_mean=(imagenet_mean - pre.mean.view(3)) / pre.std.view(3),
+                               target_std=imagenet_std / pre.std.view(3))
 
     # -- modes -------------------------------------------------------------------------------------------------
     def train(self, mode: bool = True):
@@ -235,3 +225,16 @@ class ISPDistillation(RngStateMixin, L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._eval_end("test")
+
+
+def _freeze_after(net: nn.Module, trainable_fraction: float) -> list[nn.Module]:
+    """Freeze all but the first ``trainable_fraction`` of ``net``'s parameter tensors (in network order: the paper's
+    partial fine-tuning, Table V); returns the BatchNorm layers whose parameters are all frozen (kept in eval mode,
+    so their running statistics stay the teacher's)."""
+    params = list(net.named_parameters())
+    n_train = max(1, math.ceil(trainable_fraction * len(params)))
+    frozen = {name for name, _ in params[n_train:]}
+    for _, p in params[n_train:]:
+        p.requires_grad_(False)
+    return [m for mname, m in net.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+            and all(f"{mname}.{n}" in frozen for n, _ in m.named_parameters(recurse=False))]
