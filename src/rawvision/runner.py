@@ -192,7 +192,8 @@ def run(cfg, resume: str | Path | None = None, datamodule=None, callbacks: list 
         if trained:
             ckpt = str(run_dir / "checkpoints" / "last.ckpt") if resume is not None else None
             trainer.fit(module, datamodule=dm, ckpt_path=ckpt)
-            facts.update(train_steps=trainer.global_step, train_images=trainer.global_step * _train_batch(cfg),
+            images = trainer.global_step * _train_batch(cfg) * trainer.world_size  # all ranks
+            facts.update(train_steps=trainer.global_step, train_images=images,
                          train_img_per_s=_img_per_s(trainer), train_seconds=round(time.perf_counter() - t0, 1))
         # evaluation: on the same processes (the metrics are synchronised over the ranks, no sample counted twice)
         trainer.test(module, datamodule=dm, verbose=False)
