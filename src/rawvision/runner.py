@@ -137,14 +137,19 @@ def _batch_size(batch) -> int:
 
 def _img_per_s(trainer: L.Trainer) -> float | None:
     """The last training speed Lightning's ThroughputMonitor logged (images/s over the last
-    :data:`_THROUGHPUT_WINDOW` steps, data loading and the RAW simulation included; summed over the ranks), or None
-    for a run shorter than the window."""
+    :data:`_THROUGHPUT_WINDOW` steps, data loading and the RAW simulation included; summed over the ranks), read
+    from the CSV log; None for a run shorter than the window or without a logger."""
     logger = trainer.logger
     if not trainer.is_global_zero or logger is None:  # loggers write on rank 0 only
         return None
-    rows = getattr(logger.experiment, "metrics", [])
+    import csv
+
+    path = Path(logger.log_dir) / "metrics.csv"
+    if not path.is_file():
+        return None
     keys = ("train/samples_per_sec", "train/device/samples_per_sec")  # all ranks / one device
-    vals = [r[k] for r in rows for k in keys if k in r][-1:]
+    with open(path, newline="") as f:
+        vals = [r[k] for r in csv.DictReader(f) for k in keys if r.get(k)]
     return round(float(vals[-1]), 2) if vals else None
 
 
