@@ -200,6 +200,10 @@ def run(cfg, resume: str | Path | None = None, datamodule=None, callbacks: list 
             images = trainer.global_step * _train_batch(cfg) * trainer.world_size  # all ranks
             facts.update(train_steps=trainer.global_step, train_images=images,
                          train_img_per_s=_img_per_s(trainer), train_seconds=round(time.perf_counter() - t0, 1))
+        if trained and callable(getattr(dm, "has_val", None)) and dm.has_val():  # choose settings on this split
+            trainer.limit_val_batches = 1.0
+            trainer.validate(module, datamodule=dm, verbose=False)
+            facts.update({f"val_{k}": v for k, v in module.last_val.items()})
         # evaluation: on the same processes (the metrics are synchronised over the ranks, no sample counted twice)
         trainer.test(module, datamodule=dm, verbose=False)
     except SystemExit as e:  # Lightning's answer to Ctrl-C: sys.exit(1) after a graceful shutdown

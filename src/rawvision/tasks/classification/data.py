@@ -17,8 +17,10 @@ from torch.utils.data import Dataset
 
 from rawvision.data.pairs import RawPair, pairs_from_folder, pairs_from_hdrplus, pairs_from_raw_files
 from rawvision.data.pairs import pairs_from_rgb_folder, split_groups
-from rawvision.data.photos import DataError, Photo, find_photos, load_rgb, patch_origins, split_photos
+from rawvision.data.mixing import MIXINGS, mix_batch
+from rawvision.data.photos import DataError, Photo, find_photos, load_rgb, patch_origins
 from rawvision.data.sampling import seeded_generator, split_index
+from rawvision.data.split import split_train_val_test
 from rawvision.raw.cfa import check_pattern
 from rawvision.raw.normalize import CFAStatistics
 from rawvision.raw.simulate import RawSimulation, capture, simulate_raw
@@ -133,6 +135,15 @@ class _PatchDataModule(RawDataModule):
     def test_dataloader(self):
         return self.eval_loader(self.test_set)
 
+    def val_dataloader(self):
+        """The validation split (carved out of the training photos; empty unless ``val_fraction`` > 0): settings are
+        chosen on it, never on the test set."""
+        return self.eval_loader(self.val_set)
+
+    def has_val(self) -> bool:
+        self.setup("fit")
+        return len(self.val_set) > 0
+
     def _eval_raw(self, ds: PatchDataset, rgb_to_raw) -> torch.Tensor:
         """(N, 1, s, s) RAW of every patch of ``ds``, patch i's draws from a generator seeded ``noise_seed + i``
         (a loop over patches, once per set at setup, never in a step)."""
@@ -176,12 +187,21 @@ class PhotoPatchDataModule(_PatchDataModule):
         pattern, sigma, clip: the RAW simulation (paper: RGGB, 0.1, not clipped).
         patch_size: patch side in pixels (even).
         test_fraction, split_seed: the split by photo.
+        val_fraction: the share of all photos carved out of the training photos as a validation split (never
+            overlapping the test photos; the test split is the same for any ``val_fraction``).
         eval_split: ``"test"`` (the split's held-out photos) or ``"all"`` (every photo: scoring a whole folder).
         train_draw: ``"patches"`` or ``"random_crops"``.
         batch_size, eval_batch_size, num_workers: loaders.
         max_photos: use only the first N photos (quick runs and tests).
         noise_seed: base seed of the evaluation noise.
-        seed: seeds the training order, crops and noise.
+        seed: seeds the training order, crops, mixing and noise.
+        mixing, mixing_alpha: mix each training batch of RGB (``none``, ``mixup``, ``cutmix``; Beta(a, a)) *before*
+            the RAW simulation, so the teacher reads the mixed RGB and the student its RAW (function matching,
+            Beyer et al. 2022). Labels of a mixed image: the image with the larger share.
+        extra_data: folders of unlabelled photos added to the *training* photos only (more distillation data).
+        unprocess, noise, exposure_ratio: the RAW simulation beyond the paper's Table I (:class:`RawSimulation`):
+            Brooks et al.'s unprocessing with a random camera, ``gaussian`` / ``shot-read`` / ``none`` noise, a
+            short exposure k (brightened back). Default: the paper's mosaic of the sRGB values + Gaussian sigma.
 
     Raises:
         DataError: unreadable image, empty folder, no patch in the train or test split, a bad option value.
@@ -191,11 +211,18 @@ class PhotoPatchDataModule(_PatchDataModule):
                  pattern: str = "RGGB", sigma: float = 0.1, clip: bool = False, patch_size: int = 256,
                  test_fraction: float = 0.2, split_seed: int = 0, eval_split: str = "test",
                  train_draw: str = "patches", batch_size: int = 32, eval_batch_size: int = 64, num_workers: int = 0,
-                 max_photos: int | None = None, noise_seed: int = 12345, seed: int = 0) -> None:
+                 max_photos: int | None = None, noise_seed: int = 12345, seed: int = 0, val_fraction: float = 0.0,
+                 mixing: str = "none", mixing_alpha: float = 1.0, extra_data: list[str] | None = None,
+                 unprocess: bool = False, noise: str = "gaussian", exposure_ratio: float = 1.0) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.data, self.labels = data, labels
-        self.simulation = RawSimulation(pattern=pattern, sigma=sigma, clip=clip)
+        self.simulation = RawSimulation(pattern=pattern, sigma=sigma, clip=clip, unprocess=unprocess, noise=noise,
+                                        exposure_ratio=exposure_ratio)
+        if mixing not in MIXINGS:
+            raise DataError(f"mixing must be one of {', '.join(MIXINGS)}, got {mixing!r}")
+        self.val_fraction, self.mixing, self.mixing_alpha = float(val_fraction), mixing, float(mixing_alpha)
+        self.extra_data = list(extra_data or [])
         self.patch_size, self.test_fraction, self.split_seed = patch_size, test_fraction, split_seed
         self.eval_split, self.train_draw = eval_split, train_draw
         self.batch_size, self.eval_batch_size, self.num_workers = batch_size, eval_batch_size, num_workers
@@ -203,7 +230,9 @@ class PhotoPatchDataModule(_PatchDataModule):
         self._check_common()
         self._ready = False
         self.train_photos: list[Photo] = []
+        self.val_photos: list[Photo] = []
         self.test_photos: list[Photo] = []
+        self.extra_photos: list[Photo] = []
 
     @property
     def pattern(self) -> str:
@@ -218,20 +247,34 @@ class PhotoPatchDataModule(_PatchDataModule):
         usable = [p for p in photos if min(images[p.path].shape[1:]) >= s]
         self.n_small_photos = len(photos) - len(usable)
         if self.eval_split == "all":
-            self.train_photos, self.test_photos = [], usable
+            self.train_photos, self.val_photos, self.test_photos = [], [], usable
         else:
-            self.train_photos, self.test_photos = split_photos(usable, self.test_fraction, self.split_seed)
-        self.train_set, self.test_set = (
+            self.train_photos, self.val_photos, self.test_photos = split_train_val_test(
+                usable, self.test_fraction, self.val_fraction, self.split_seed, what="photo(s)")
+        self.extra_photos = self._extra_photos(images) if self.eval_split != "all" else []
+        train = self.train_photos + self.extra_photos
+        self.train_set, self.val_set, self.test_set = (
             PatchDataset([images[p.path] for p in ps], [p.label for p in ps], s)
-            for ps in (self.train_photos, self.test_photos))
+            for ps in (train, self.val_photos, self.test_photos))
         need_train = self.eval_split != "all"
         if (need_train and len(self.train_set) == 0) or (self.test_fraction > 0 and len(self.test_set) == 0):
             raise DataError(
                 f"data folder {self.data}: {len(usable)} photos of at least {s}x{s} px give "
                 f"{len(self.train_set)} train and {len(self.test_set)} test patches; need at least one each")
         self.test_set.set_raw(self._eval_raw(self.test_set, self._patch_raw))
+        self.val_set.set_raw(self._eval_raw(self.val_set, self._patch_raw))
         self._ready = True
         log.info("%s", self.summary())
+
+    def _extra_photos(self, images: dict) -> list[Photo]:
+        """The photos of ``extra_data`` (unlabelled, at least ``patch_size`` on each side), decoded into ``images``."""
+        out = []
+        for folder in self.extra_data:
+            for p in find_photos(folder, labels=None):
+                images[p.path] = load_rgb(p.path)
+                if min(images[p.path].shape[1:]) >= self.patch_size:
+                    out.append(Photo(p.path, -1))
+        return out
 
     def _patch_raw(self, item: dict, g: torch.Generator) -> torch.Tensor:
         return simulate_raw(item["rgb"][None].float().div_(255), self.simulation, g).raw
@@ -244,13 +287,19 @@ class PhotoPatchDataModule(_PatchDataModule):
         """Counts of photos and patches of the split (after :meth:`setup`)."""
         return {
             "train_photos": len(self.train_photos), "train_patches": len(self.train_set),
+            "extra_photos": len(self.extra_photos), "val_photos": len(self.val_photos),
+            "val_patches": len(self.val_set),
             "test_photos": len(self.test_photos), "test_patches": len(self.test_set),
             "skipped_small_photos": self.n_small_photos, "train_draw": self.train_draw,
             "eval_split": self.eval_split,
         }
 
     def simulate_train(self, batch: dict, generator: torch.Generator) -> dict:
+        """uint8 RGB -> float RGB in [0, 1], mixed (``mixing``), and the RAW simulated from that very RGB."""
         rgb = batch["rgb"].float().div_(255)
+        if self.mixing != "none" and rgb.shape[0] > 1:
+            rgb, w = mix_batch(rgb, self.mixing, self.mixing_alpha, seed=int(generator.initial_seed()) ^ 0x5EED)
+            batch["label"] = batch["label"][w.argmax(dim=1).to(batch["label"].device)]
         batch["rgb"], batch["raw"] = rgb, simulate_raw(rgb, self.simulation, generator).raw
         return batch
 
@@ -350,6 +399,7 @@ class RawPairDataModule(_PatchDataModule):
         self.train_set, self.test_set = (
             PatchDataset([p.rgb for p in ps], [-1] * len(ps), self.patch_size, raws=[p.raw for p in ps])
             for ps in (self.train_pairs, self.test_pairs))
+        self.val_set = PatchDataset([], [], self.patch_size)
         need_train = self.eval_split != "all"
         if (need_train and len(self.train_set) == 0) or (self.test_fraction > 0 and len(self.test_set) == 0):
             raise DataError(f"{len(pairs)} frames give {len(self.train_set)} train and {len(self.test_set)} test "

@@ -61,6 +61,11 @@ class ISPDistillation(RngStateMixin, L.LightningModule):
             order), as the paper's partial fine-tuning (Table V); frozen layers keep their BatchNorm statistics.
         confidence_threshold: teacher probability above which a test patch is in the confident subset.
         channels_last: run both networks in channels_last memory format.
+        student, student_weights: the student's architecture and (ImageNet) weights when it is not a copy of the
+            teacher (paper Table VI: an EfficientNet-Lite2 teacher, a Lite0 student); None: the teacher's.
+        feature_projection: match the features through a learned linear map of the student's features onto the
+            teacher's (beyond the paper: its conclusion proposes it for unequal widths; identity-initialised when
+            the widths are equal). Needed for the feature loss when the widths differ.
 
     Source: Schwartz, Bronstein, Giryes, "ISP Distillation", Sec. III (Eq. 1-7) and IV.
     """
@@ -85,6 +90,9 @@ class ISPDistillation(RngStateMixin, L.LightningModule):
         ta_isp_weight_range: tuple[float, float] | list[float] = (1.0, 3.0),
         freeze_model: bool = False,
         front_end_lr: float | None = None,
+        student: str | None = None,
+        student_weights: str = "DEFAULT",
+        feature_projection: bool = False,
     ) -> None:
         super().__init__()
         check_method(method)
@@ -107,7 +115,11 @@ class ISPDistillation(RngStateMixin, L.LightningModule):
 
         self.teacher = build_classifier(teacher, teacher_weights)
         self.teacher.requires_grad_(False)
-        self.student = build_classifier(teacher, teacher_weights)  # initialised from the teacher's weights
+        if method == "pretrained" or student in (None, teacher):
+            self.student = build_classifier(teacher, teacher_weights)  # initialised from the teacher's weights
+        else:
+            self.student = build_classifier(student, student_weights)  # its own ImageNet weights
+        self.projection = self._feature_projection(feature_projection) if method in TRAINED_METHODS else None
         self.front_end = front_end
         self.student.preprocess = self._student_input(method, front_end, pattern, ta_isp_modules, ta_isp_weight_range)
         if method == "pretrained":
@@ -123,7 +135,25 @@ class ISPDistillation(RngStateMixin, L.LightningModule):
             self.student.net.requires_grad_(False)
             self._frozen_modules.append(self.student.net)
         self.test_metrics = RawClassificationMetrics(threshold=confidence_threshold)
+        self.val_metrics = RawClassificationMetrics(threshold=confidence_threshold)
         self.last_eval: dict = {}
+        self.last_val: dict = {}
+
+    def _feature_projection(self, wanted: bool) -> nn.Module | None:
+        """A Linear map of the student's penultimate features onto the teacher's width (or None)."""
+        with torch.no_grad():
+            x = torch.zeros(1, 3, 64, 64)
+            d_t, d_s = self.teacher(x)[1].shape[1], self.student.eval()(x)[1].shape[1]
+        if not wanted:
+            if d_t != d_s and self.beta > 0 and self.alpha < 1:
+                raise ValueError(f"the student's features ({d_s}) and the teacher's ({d_t}) differ in width: use "
+                                 f"feature_projection=True or beta=0")
+            return None
+        proj = nn.Linear(d_s, d_t)
+        if d_s == d_t:
+            nn.init.eye_(proj.weight)
+            nn.init.zeros_(proj.bias)
+        return proj
 
     def _student_input(self, method, front_end, pattern, ta_isp_modules, ta_isp_weight_range) -> nn.Module:
         """What turns the (B, 1, H, W) RAW into the student network's input: the teacher's preprocessing after a
@@ -140,7 +170,7 @@ class ISPDistillation(RngStateMixin, L.LightningModule):
             isp = TAISP(in_channels=3, modules=tuple(parse_ta_isp_modules(ta_isp_modules)),
                         weight_range=tuple(ta_isp_weight_range))
             return nn.Sequential(BilinearDemosaic(pattern), isp, copy.deepcopy(self.teacher.preprocess))
-        pre = self.teacher.preprocess  # place standardised RAW where the teacher's input was
+        pre = self.student.preprocess  # place standardised RAW where the student's own RGB input was
         imagenet_mean, imagenet_std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
         return RawInputAdapter(pattern, target_mean=(imagenet_mean - pre.mean.view(3)) / pre.std.view(3),
                                target_std=imagenet_std / pre.std.view(3))
@@ -187,6 +217,8 @@ class ISPDistillation(RngStateMixin, L.LightningModule):
         with torch.no_grad():
             t_logits, t_feat = self.teacher(batch["rgb"])
         s_logits, s_feat = self.student(batch["raw"])
+        if self.projection is not None:
+            s_feat = self.projection(s_feat)
         labels = batch["label"] if self.method == "gt_labels" else None
         return isp_distillation_loss(
             s_logits, t_logits, labels, s_feat, t_feat, alpha=self.alpha, temperature=self.temperature, beta=self.beta
@@ -201,6 +233,8 @@ class ISPDistillation(RngStateMixin, L.LightningModule):
 
     def configure_optimizers(self):
         groups = param_groups(self.student, self.student.preprocess, self.hparams.lr, self.hparams.front_end_lr)
+        if self.projection is not None:
+            groups.append({"params": list(self.projection.parameters())})
         opt = torch.optim.AdamW(groups, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
         if self.hparams.lr_schedule == "constant":
             return opt
@@ -209,22 +243,29 @@ class ISPDistillation(RngStateMixin, L.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     # -- evaluation --------------------------------------------------------------------------------------------
-    def _eval_step(self, batch: dict) -> None:
+    def _eval_step(self, batch: dict, metrics: RawClassificationMetrics) -> None:
         t_logits, _ = self.teacher(batch["rgb"])
         logits = t_logits if self.method == "rgb_teacher" else self.student(batch["raw"])[0]
-        self.test_metrics.update(logits, t_logits, batch["label"])
+        metrics.update(logits, t_logits, batch["label"])
 
-    def _eval_end(self, prefix: str) -> None:
-        res = self.test_metrics.compute()
-        self.test_metrics.reset()
-        self.last_eval = res
+    def _eval_end(self, prefix: str, metrics: RawClassificationMetrics) -> dict:
+        res = metrics.compute()
+        metrics.reset()
         self.log_dict({f"{prefix}/{k}": float(v) for k, v in res.items() if v is not None}, sync_dist=False)
+        return res
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
-        self._eval_step(batch)
+        self._eval_step(batch, self.test_metrics)
 
     def on_test_epoch_end(self) -> None:
-        self._eval_end("test")
+        self.last_eval = self._eval_end("test", self.test_metrics)
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        """The validation split (choose settings on it); results in ``last_val``."""
+        self._eval_step(batch, self.val_metrics)
+
+    def on_validation_epoch_end(self) -> None:
+        self.last_val = self._eval_end("val", self.val_metrics)
 
 
 def _freeze_after(net: nn.Module, trainable_fraction: float) -> list[nn.Module]:
