@@ -6,7 +6,6 @@ Bit-identity with what each pipeline computed before it called ``simulate_raw``:
 """
 
 import dataclasses
-import importlib
 
 import pytest
 import torch
@@ -79,20 +78,6 @@ def test_detection_raw_bit_for_bit(pattern, low_light):
     out = simulate_raw(img.float() / 255, _detection_sim(pattern, low_light), _gen(4))
     assert torch.equal(out.raw, mos)
     assert torch.equal(demosaic_bilinear(out.raw, pattern), raw3)  # in [0, 1] already: the clamp changes nothing
-
-
-@pytest.mark.parametrize("low_light", [False, True])
-def test_detection_raw_matches_paste_objects_while_it_exists(low_light):
-    try:
-        fn = importlib.import_module("rawvision.data.paste_objects").simulate_detection_raw
-    except (ImportError, AttributeError):
-        pytest.skip("rawvision.data.paste_objects.simulate_detection_raw no longer exists")
-    img = torch.randint(0, 256, (2, 3, 12, 16), dtype=torch.uint8, generator=_gen(2))
-    for pattern in BAYER_PATTERNS:
-        mos, raw3 = fn(img, pattern, low_light, _gen(9))
-        out = simulate_raw(img.float() / 255, _detection_sim(pattern, low_light), _gen(9))
-        assert torch.equal(out.raw, mos)
-        assert torch.equal(demosaic_bilinear(out.raw, pattern), raw3)
 
 
 def test_detection_raw_fixed_behaviour():
