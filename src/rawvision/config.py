@@ -3,7 +3,9 @@ LightningModule and LightningDataModule plus :class:`RunSettings` (the Trainer a
 
 Adding a hyperparameter is adding a keyword argument (with a default and a docstring line) to the class that uses
 it; the YAML keys, the ``rawvision distill`` options, the benchmarks and the run directory's ``config.yaml`` all see
-it. A name shared by the module and the datamodule (``pattern``, ``seed``) is one setting that feeds both.
+it. A name shared by the module and the datamodule (``pattern`` for photos) is one setting that feeds both; a module
+argument the data decides (the detector's class count, the Bayer pattern of real RAW files) is taken from the set-up
+datamodule instead (``TaskSpec.from_data``) and is not a setting.
 
 Why not ``LightningCLI``: it builds the same thing from the same signatures (jsonargparse), but its errors are
 multi-line tracebacks and its command shape (``fit``/``test`` subcommands, ``--model.x``) differs from the one the
@@ -79,7 +81,8 @@ TASKS: dict[str, TaskSpec] = {
     "classification": TaskSpec("rawvision.tasks.classification.module:ISPDistillation",
                                "rawvision.tasks.classification.data:PhotoPatchDataModule"),
     "classification-pairs": TaskSpec("rawvision.tasks.classification.module:ISPDistillation",
-                                     "rawvision.tasks.classification.data:RawPairDataModule", skip=("pairs",)),
+                                     "rawvision.tasks.classification.data:RawPairDataModule",
+                                     from_data=(("pattern", "pattern"),), skip=("pairs",)),  # the files' pattern
     "detection": TaskSpec("rawvision.tasks.detection.module:RawDetection",
                           "rawvision.tasks.detection.data:RawDetectionDataModule",
                           from_data=(("num_classes", "num_classes"),), skip=("build_kwargs", "detector_kwargs")),

@@ -37,8 +37,11 @@ class RunInterrupted(RuntimeError):
 
 
 def _is_launched_child() -> bool:
-    """True in the processes Lightning's DDP launcher starts for ranks > 0 (they inherit the run directory)."""
-    return os.environ.get(RUN_DIR_ENV) is not None and int(os.environ.get("LOCAL_RANK", "0")) > 0
+    """True in a process of global rank > 0: started by Lightning's DDP launcher (``LOCAL_RANK`` / ``NODE_RANK``),
+    torchrun (``RANK``) or SLURM (``SLURM_PROCID``). Such a process never writes the run directory."""
+    local, node = int(os.environ.get("LOCAL_RANK", "0")), int(os.environ.get("NODE_RANK", "0"))
+    rank = int(os.environ.get("RANK", os.environ.get("SLURM_PROCID", "0")))
+    return local > 0 or node > 0 or rank > 0
 
 
 def _devices(v):
@@ -76,9 +79,19 @@ def build(cfg, method: str | None = None):
 
 
 def resolve_run_dir(cfg) -> Path:
-    """The run directory: ``output_dir / run_name``, or ``<method or task>-<UTC time>``; the value rank 0 chose
-    when this is a launched DDP child."""
+    """The run directory: ``output_dir / run_name`` (every rank computes the same), or, without a run name,
+    ``<method or task>-<UTC time>`` chosen by rank 0 and passed to the ranks Lightning launches in
+    ``RAWVISION_RUN_DIR``. Under an external launcher (torchrun, SLURM) a run name is required.
+
+    Raises:
+        ConfigError: a rank > 0 without a run name and without the name from rank 0.
+    """
+    if cfg.run_name:
+        return Path(cfg.output_dir) / cfg.run_name
     if _is_launched_child():
+        if os.environ.get(RUN_DIR_ENV) is None:
+            raise ConfigError("several processes started outside Lightning's launcher (torchrun, SLURM): give a "
+                              "--run-name so that every rank writes to the same run directory")
         return Path(os.environ[RUN_DIR_ENV])
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     name = cfg.run_name or f"{getattr(cfg, 'method', cfg.task)}-{stamp}"
@@ -147,10 +160,13 @@ def _img_per_s(trainer: L.Trainer) -> float | None:
     path = Path(logger.log_dir) / "metrics.csv"
     if not path.is_file():
         return None
-    keys = ("train/samples_per_sec", "train/device/samples_per_sec")  # all ranks / one device
     with open(path, newline="") as f:
-        vals = [r[k] for r in csv.DictReader(f) for k in keys if r.get(k)]
-    return round(float(vals[-1]), 2) if vals else None
+        rows = list(csv.DictReader(f))
+    for key in ("train/samples_per_sec", "train/device/samples_per_sec"):  # all ranks (logged with > 1 device) first
+        vals = [r[key] for r in rows if r.get(key)]
+        if vals:
+            return round(float(vals[-1]), 2)
+    return None
 
 
 def run(cfg, resume: str | Path | None = None, datamodule=None, callbacks: list | None = None):
@@ -264,11 +280,13 @@ def _task_of(ckpt: dict) -> str:
 
 
 def evaluate_checkpoint(checkpoint: str | Path, data: str | None = None, eval_split: str | None = None,
-                        progress: bool = False, accelerator: str = "auto", **overrides) -> tuple[dict, dict]:
+                        progress: bool = False, accelerator: str = "auto", raw_settings: dict | None = None,
+                        **overrides) -> tuple[dict, dict]:
     """Evaluate a trained checkpoint. The checkpoint carries everything evaluation needs (the model with its
     per-CFA statistics, and the datamodule's settings: RAW simulation, patch size, split); ``overrides`` (e.g.
     ``sigma``) and ``data`` replace them. On another ``data`` folder the whole folder is scored
-    (``eval_split="all"``) unless ``eval_split`` says otherwise.
+    (``eval_split="all"``, every photo, with that folder's labels) unless ``eval_split`` says otherwise.
+    ``raw_settings`` are ``KEY: text`` overrides typed by the task's configuration (the CLI's ``--set``).
 
     Returns:
         ``(metrics, used)``: the metrics, and the settings the evaluation used.
@@ -280,14 +298,20 @@ def evaluate_checkpoint(checkpoint: str | Path, data: str | None = None, eval_sp
     task = _task_of(ckpt)
     module_cls, dm_cls = TASKS[task].classes()
     dm_hp = dict(ckpt.get("datamodule_hyper_parameters") or {})
-    if data is not None:
+    if data is not None:  # another folder: all of it, with its own labels, not the training run's subset
         key = "root" if "root" in dm_hp else "data"
         dm_hp[key] = data
         dm_hp["eval_split"] = eval_split or "all"
+        for k, v in (("max_photos", None), ("labels", "auto"), ("extra_data", None)):
+            if k in dm_hp:
+                dm_hp[k] = v
     elif eval_split is not None:
         dm_hp["eval_split"] = eval_split
-    cfg = config_class(task)().replace(**{k: v for k, v in dm_hp.items() if k in config_class(task).__dataclass_fields__})
-    cfg = cfg.replace(**overrides, accelerator=accelerator, progress=progress)
+    fields = config_class(task).__dataclass_fields__
+    cfg = config_class(task)().set(**{k: v for k, v in dm_hp.items() if k in fields})  # None values too
+    typed = {k: type(cfg).parse_value(k, v) for k, v in (raw_settings or {}).items()}
+    cfg = cfg.set(**overrides, **typed, accelerator=accelerator, progress=progress)
+    check_accelerator(cfg)
     module = module_cls.load_from_checkpoint(str(checkpoint), map_location="cpu", weights_only=False)
     if hasattr(module, "test_metrics") and "confidence_threshold" in overrides:
         module.test_metrics.threshold = float(overrides["confidence_threshold"])

@@ -20,7 +20,8 @@ class Record(L.Callback):
         self.out, self.rows = out, []
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        self.rows.append([trainer.global_step, float(batch["rgb"].double().sum()), float(batch["raw"].double().sum())])
+        self.rows.append([trainer.global_step, float(batch["rgb"].double().sum()), float(batch["raw"].double().sum()),
+                          str(trainer.default_root_dir)])  # the run directory this rank resolved
         with open(os.path.join(self.out, f"rank{trainer.global_rank}.json"), "w") as f:
             json.dump(self.rows, f)
 

@@ -48,6 +48,7 @@ def test_ddp_two_processes(shared_photos, tmp_path):
     r0, r1 = (json.loads((rec / f"rank{r}.json").read_text()) for r in (0, 1))
     assert len(r0) == len(r1) == 3
     assert all(a[1] != b[1] and a[2] != b[2] for a, b in zip(r0, r1)), (r0, r1)  # crops and noise differ per rank
+    assert {row[3] for row in r0 + r1} == {str(run_dir.resolve())}  # both ranks resolved the one directory
     ddp = json.loads((run_dir / "metrics.json").read_text())
     assert ddp["n_patches"] == ddp["test_patches"] == 15  # 8 + 7: a padding sampler would count one twice
 
@@ -60,7 +61,7 @@ def test_ddp_two_processes(shared_photos, tmp_path):
 
 
 def test_sigkill_then_resume_is_bit_identical(shared_photos, tmp_path):
-    """Killed after the step-5 checkpoint (epoch 1, mid-epoch), resumed from last.ckpt: same weights and metrics."""
+    """Killed after the step-5 checkpoint (mid-epoch), resumed from last.ckpt: same weights and metrics."""
     base = dict(max_photos=6, max_steps=8, checkpoint_every_n_steps=5)
     _run([json.dumps(_keys(shared_photos, tmp_path, run_name="straight", **base))])
     p = _run([json.dumps(_keys(shared_photos, tmp_path, run_name="killed", **base)), "--kill-at", "6"], ok=False)
@@ -68,6 +69,11 @@ def test_sigkill_then_resume_is_bit_identical(shared_photos, tmp_path):
     killed = tmp_path / "killed"
     assert (killed / "INCOMPLETE").exists() and not (killed / "metrics.json").exists()
     assert _state(killed)[1] == 5
+    ck = torch.load(killed / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    loader = ck["loops"]["fit_loop"]["state_dict"]["combined_loader"][0]
+    straight = json.loads((tmp_path / "straight" / "metrics.json").read_text())
+    per_epoch = straight["train_patches"] // 2  # batch 2, drop_last
+    assert 0 < loader["consumed"] < per_epoch and loader["epoch"] * per_epoch + loader["consumed"] == 5  # mid-epoch
     _run(["{}", "--resume", str(killed)])
     (a, sa), (b, sb) = _state(tmp_path / "straight"), _state(killed)
     assert sa == sb == 8

@@ -30,8 +30,15 @@ KEYS = ("gt_top1", "gt_top5", "agree_top1", "conf_agree_top1", "n_patches", "tra
 
 
 def plot(rows: list[dict], path: str | Path, title: str = "") -> None:
-    """GT top-1 (or agreement, where there are no labels) against sigma, one line per method, as a PNG."""
-    import matplotlib
+    """GT top-1 (or agreement, where there are no labels) against sigma, one line per method, as a PNG.
+
+    Raises:
+        ConfigError: matplotlib is not installed (``pip install matplotlib``, or the project's ``[test]`` extra).
+    """
+    try:
+        import matplotlib
+    except ImportError:
+        raise ConfigError("the noise sweep's plot needs matplotlib: pip install matplotlib") from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -68,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         bad = [m for m in args.methods if m not in METHODS]
         if bad:
             raise ConfigError(f"unknown method(s) {', '.join(bad)}: expected some of {', '.join(METHODS)}")
+        import matplotlib  # noqa: F401  (checked before any run: the plot is written after every row)
+    except ImportError:
+        print("error: the noise sweep's plot needs matplotlib: pip install matplotlib")
+        return 2
     except ConfigError as e:
         print(f"error: {e}")
         return 2

@@ -107,8 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             for method in args.methods:
                 row = row_name(ratio, method)
                 slug = f"k{ratio:g}-{method}-seed{seed}"
-                # the student reads the frames' Bayer pattern; the datamodule settings stay the seed's and ratio's
-                rcfg = with_settings(dcfg, method=method, pattern=dm.pattern, run_name=slug)
+                # the datamodule settings stay the seed's and ratio's
+                rcfg = with_settings(dcfg, method=method, run_name=slug)  # the pattern: the frames' (from_data)
                 t1 = time.perf_counter()
                 metrics, run_dir = run(rcfg, datamodule=dm)
                 metrics.update(row=row, seed=seed, ratio=ratio, wall_seconds=round(time.perf_counter() - t1, 1),

@@ -140,6 +140,10 @@ def _run_command(task, config_file, resume, kwargs):
     from rawvision.runner import results_table, run
 
     if resume is not None:
+        given = sorted(k for k, v in kwargs.items() if v is not None) + (["config"] if config_file else [])
+        if given:
+            raise ConfigError(f"--resume continues the run with its own config.yaml; it takes no other settings "
+                              f"(got --{', --'.join(g.replace('_', '-') for g in given)})")
         metrics, run_dir = run(None, resume=resume)
     else:
         file_task = load_config(config_file).task if config_file else None
@@ -182,13 +186,27 @@ def detect(config_file, resume, task, **kwargs):
 @click.option("--eval-batch-size", type=int, default=None)
 @click.option("--confidence-threshold", type=float, default=None)
 @click.option("--accelerator", default="auto", show_default=True)
+@click.option("--threads", type=int, default=None, help="torch CPU threads")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="any other data setting of the checkpoint's task (e.g. noise=shot-read, exposure_ratio=8)")
 @click.option("--progress/--no-progress", default=False, show_default=True)
-def evaluate(checkpoint, data, eval_split, accelerator, progress, **overrides):
+def evaluate(checkpoint, data, eval_split, accelerator, threads, settings, progress, **overrides):
     """Evaluate a trained CHECKPOINT with the settings it carries (RAW simulation, split), unless told otherwise."""
+    import torch
+
     from rawvision.runner import evaluate_checkpoint, results_table
 
+    if threads:
+        torch.set_num_threads(threads)
+    extra = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
+        extra[key] = value  # typed by the checkpoint's task in evaluate_checkpoint
     metrics, used = evaluate_checkpoint(checkpoint, data=data, eval_split=eval_split, accelerator=accelerator,
-                                        progress=progress, **{k: v for k, v in overrides.items() if v is not None})
+                                        progress=progress, raw_settings=extra,
+                                        **{k: v for k, v in overrides.items() if v is not None})
     click.echo("settings used: " + ", ".join(f"{k}={v}" for k, v in used.items()), err=True)
     n_photos = metrics.get("test_photos", metrics.get("test_frames"))
     n_patches = metrics.get("n_patches")
@@ -202,8 +220,8 @@ def evaluate(checkpoint, data, eval_split, accelerator, progress, **overrides):
 @click.argument("name")
 @click.pass_context
 def bench(ctx, name):
-    """Run benchmark NAME (table1, table2, overhead, raw_quality, raw_throughput, ta_isp_compute,
-    ta_isp_detection) with its own options: ``rawvision bench NAME --help``."""
+    """Run benchmark NAME (table1, table2, sweep, noise_sweep, overhead, raw_quality, raw_throughput,
+    ta_isp_compute, ta_isp_detection) with its own options: ``rawvision bench NAME --help``."""
     import importlib
     import pkgutil
 

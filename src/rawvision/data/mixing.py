@@ -29,7 +29,7 @@ def mix_batch(rgb: torch.Tensor, kind: str = "mixup", alpha: float = 1.0, seed: 
         seed: seeds the draw (the global RNG is forked, so the caller's stream is untouched).
 
     Returns:
-        ``(mixed, weights)``: the mixed batch (B, C, H, W), and (B, B) float32 weights: row i says how much of
+        ``(mixed, weights)``: the mixed batch (B, C, H, W), and (B, B) float32 weights on its device: row i says how much of
         image j is in mixed image i (for MixUp exactly ``mixed_i = sum_j w_ij rgb_j``; for CutMix the area shares).
 
     Raises:
@@ -59,4 +59,4 @@ def mix_batch(rgb: torch.Tensor, kind: str = "mixup", alpha: float = 1.0, seed: 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         mixed, weights = cls(alpha=float(alpha), num_classes=b)(rgb, labels)
-    return mixed, weights.float().cpu()
+    return mixed, weights.float()

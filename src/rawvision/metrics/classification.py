@@ -41,10 +41,12 @@ class RawClassificationMetrics(nn.Module):
         confident_mask(torch.zeros(1, 2), self.threshold)  # validates the threshold
 
         def acc(k):
-            return MulticlassAccuracy(num_classes, top_k=k, average="micro", ignore_index=-1)
+            # validate_args=False: no torch.unique (a host sync) on every batch; our own tensors are valid
+            return MulticlassAccuracy(num_classes, top_k=k, average="micro", ignore_index=-1, validate_args=False)
 
         self.acc = nn.ModuleDict({f"{s}_top{k}": acc(k) for s in ("agree", "conf_agree", "gt") for k in (1, 5)})
-        self.counts = nn.ModuleDict({n: SumMetric() for n in ("n_patches", "n_confident", "n_labelled")})
+        self.counts = nn.ModuleDict({n: SumMetric(nan_strategy="disable")  # no NaN check (a host sync) per batch
+                                     for n in ("n_patches", "n_confident", "n_labelled")})
 
     @torch.no_grad()
     def update(self, logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor | None = None) -> None:

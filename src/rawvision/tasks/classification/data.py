@@ -299,7 +299,7 @@ class PhotoPatchDataModule(_PatchDataModule):
         rgb = batch["rgb"].float().div_(255)
         if self.mixing != "none" and rgb.shape[0] > 1:
             rgb, w = mix_batch(rgb, self.mixing, self.mixing_alpha, seed=int(generator.initial_seed()) ^ 0x5EED)
-            batch["label"] = batch["label"][w.argmax(dim=1).to(batch["label"].device)]
+            batch["label"] = batch["label"][w.argmax(dim=1)]
         batch["rgb"], batch["raw"] = rgb, simulate_raw(rgb, self.simulation, generator).raw
         return batch
 
