@@ -70,6 +70,8 @@ def build(cfg, method: str | None = None):
     if method is not None:
         kwargs["method"] = method
     module = None if spec.from_data else module_cls(**kwargs)
+    if module is None and hasattr(module_cls, "check_settings"):
+        module_cls.check_settings(**kwargs)  # names checked before the data is read
     if not _is_launched_child():
         dm.prepare_data()
     dm.setup("fit")

@@ -107,3 +107,7 @@ def test_detect_bad_input(tmp_path, tiny_coco):
     root2 = tiny_coco(tmp_path / "set2", n_train=1, n_val=1)
     _one_error(CliRunner().invoke(cli, ["detect", "--root", str(root2), "--ta-isp-modules", "glc,isp", *out]), "isp")
     assert not (tmp_path / "runs").exists()  # nothing written for bad input
+    # names are checked before the data is read: no paste set is built for a bad detector name
+    _one_error(CliRunner().invoke(cli, ["detect", "--root", str(tmp_path / "new"), "--detector", "yolo",
+                                        "--output-dir", str(tmp_path / "runs")]), "unknown detector 'yolo'")
+    assert not (tmp_path / "new").exists()

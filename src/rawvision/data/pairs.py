@@ -213,7 +213,7 @@ def pairs_from_rgb_folder(
         DataError: an empty folder or an unreadable image.
     """
     from rawvision.data.photos import find_photos
-    from rawvision.raw.cfa import mosaic
+    from rawvision.raw.simulate import RawSimulation, simulate_raw
 
     photos = find_photos(folder, labels=None, max_photos=max_photos)
     pairs = []
@@ -221,14 +221,12 @@ def pairs_from_rgb_folder(
         rgb = load_rgb(ph.path)
         x = rgb[None].float() / 255
         meta: dict = {"simulation": "unprocess" if unprocess else "mosaic"}
-        if unprocess:
-            from rawvision.raw.unprocess import unprocess as _unprocess
-
-            raw, params = _unprocess(x, pattern, generator=torch.Generator().manual_seed(seed + i))
-            meta["wb_gains"] = params.wb_gains[0].tolist()
-            meta["cam2rgb"] = params.cam2rgb[0].tolist()
-        else:
-            raw = mosaic(x, pattern)
+        sim = simulate_raw(x, RawSimulation(pattern, unprocess=unprocess, noise="none"),
+                           torch.Generator().manual_seed(seed + i))
+        raw = sim.raw
+        if sim.unprocess_params is not None:
+            meta["wb_gains"] = sim.unprocess_params.wb_gains[0].tolist()
+            meta["cam2rgb"] = sim.unprocess_params.cam2rgb[0].tolist()
         pairs.append(RawPair(raw[0].float(), rgb, pattern, ph.path.stem, str(ph.path), meta))
     return pairs
 

@@ -63,10 +63,7 @@ class RawDetection(RngStateMixin, L.LightningModule):
                  detector_kwargs: dict | None = None) -> None:
         super().__init__()
         self.flops_per_batch = None  # for Lightning's ThroughputMonitor (FLOPs are the compute bench's)
-        if detector not in DETECTORS:
-            raise ValueError(f"unknown detector {detector!r}: expected one of {', '.join(DETECTORS)}")
-        if front_end not in DETECTION_FRONT_ENDS:
-            raise ValueError(f"unknown front end {front_end!r}: expected one of {', '.join(DETECTION_FRONT_ENDS)}")
+        self.check_settings(detector=detector, front_end=front_end, ta_isp_modules=ta_isp_modules)
         ta_isp_modules = list(parse_ta_isp_modules(ta_isp_modules))  # lists: plain YAML in hparams.yaml
         ta_isp_weight_range = [float(v) for v in ta_isp_weight_range]
         self.save_hyperparameters()
@@ -84,6 +81,18 @@ class RawDetection(RngStateMixin, L.LightningModule):
                 m.requires_grad_(False)
         self.metric = coco_map_metric()
         self.last_eval: dict | None = None
+
+    @staticmethod
+    def check_settings(detector: str = "retinanet", front_end: str = "ta-isp", ta_isp_modules="glc,hsa,rgfm",
+                       **_) -> None:
+        """Check the names before any data is read (the class count comes from the data, so the module itself is
+        built after the datamodule's setup). Raises ValueError (one line) for an unknown detector, front end or
+        TA-ISP module."""
+        if detector not in DETECTORS:
+            raise ValueError(f"unknown detector {detector!r}: expected one of {', '.join(DETECTORS)}")
+        if front_end not in DETECTION_FRONT_ENDS:
+            raise ValueError(f"unknown front end {front_end!r}: expected one of {', '.join(DETECTION_FRONT_ENDS)}")
+        parse_ta_isp_modules(ta_isp_modules)
 
     @property
     def front_end(self):
