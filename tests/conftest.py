@@ -31,6 +31,21 @@ def shared_raw() -> Path:
     return _shared("data/raw")
 
 
+def _random_photos(root, n, height, width, high=256, seed=0):
+    """``n`` random-texture PNG photos ``p0.png``... of ``height`` x ``width`` in a new folder ``root``."""
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, high, (height, width, 3), dtype=np.uint8)).save(root / f"p{i}.png")
+    return root
+
+
+@pytest.fixture
+def random_photos():
+    """``random_photos(root, n, height, width, high=256, seed=0)`` writes a folder of random photos, returns it."""
+    return _random_photos
+
+
 @pytest.fixture(scope="session")
 def lite0():
     from rawvision.models import build_classifier

@@ -2,21 +2,14 @@
 
 import json
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from rawvision.bench import sweep
 
 
 @pytest.fixture()
-def photo_dir(tmp_path):
-    d = tmp_path / "photos"
-    d.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(8):
-        Image.fromarray(rng.integers(0, 255, (70, 70, 3), dtype=np.uint8)).save(d / f"p{i}.png")
-    return d
+def photo_dir(tmp_path, random_photos):
+    return random_photos(tmp_path / "photos", 8, 70, 70, high=255)
 
 
 def test_sweep_records_validation_and_test_metrics_and_ranks_on_validation(tmp_path, photo_dir, lite0):

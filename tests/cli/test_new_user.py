@@ -6,23 +6,16 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from PIL import Image
 
 from rawvision.cli.main import cli
 
 
 @pytest.fixture()
-def photo_dir(tmp_path):
-    d = tmp_path / "photos"
-    d.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(3):
-        Image.fromarray(rng.integers(0, 255, (260, 260, 3), dtype=np.uint8)).save(d / f"p{i}.png")
-    return d
+def photo_dir(tmp_path, random_photos):
+    return random_photos(tmp_path / "photos", 3, 260, 260, high=255)
 
 
 def _distill(tmp_path, photo_dir, *extra):

@@ -12,13 +12,8 @@ from rawvision.raw.files import read_raw
 
 
 @pytest.fixture()
-def photos(tmp_path):
-    d = tmp_path / "photos"
-    d.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(2):
-        Image.fromarray(rng.integers(0, 256, (33, 48, 3), dtype=np.uint8)).save(d / f"p{i}.png")
-    return d
+def photos(tmp_path, random_photos):
+    return random_photos(tmp_path / "photos", 2, 33, 48)
 
 
 def _one_error(res, *needles):

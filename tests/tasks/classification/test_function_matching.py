@@ -13,13 +13,8 @@ from rawvision.tasks.classification import ISPDistillation, PhotoPatchDataModule
 
 
 @pytest.fixture()
-def photo_dir(tmp_path):
-    d = tmp_path / "photos"
-    d.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(10):
-        Image.fromarray(rng.integers(0, 255, (140, 140, 3), dtype=np.uint8)).save(d / f"p{i}.png")
-    return d
+def photo_dir(tmp_path, random_photos):
+    return random_photos(tmp_path / "photos", 10, 140, 140, high=255)
 
 
 def _train_batch(dm, n=4):
