@@ -167,8 +167,8 @@ class FrontEndDetector(nn.Module):
                                  f"{tuple(im.shape)}")
         if targets is not None:
             for t in targets:
-                lab = t["labels"]
-                if lab.numel() and (int(lab.min()) < 1 or int(lab.max()) > self.num_classes):
+                lab = t["labels"]  # checked on the CPU only (on an accelerator: a host sync per image and step)
+                if lab.device.type == "cpu" and lab.numel() and (int(lab.min()) < 1 or int(lab.max()) > self.num_classes):
                     raise ValueError(f"target labels must be in 1..{self.num_classes} (0 is the background), got "
                                      f"{sorted(set(lab.tolist()))}")
         out = self.detector(self._front(images), targets)

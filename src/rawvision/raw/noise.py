@@ -84,16 +84,18 @@ def _check_raw4d(raw: torch.Tensor, fn: str) -> None:
 
 
 def _per_sample(value, name: str, raw: torch.Tensor, *, minimum: float = 0.0) -> torch.Tensor:
-    """A number or a 0-d / (1,) / (B,) tensor -> (B, 1, 1, 1) in ``raw``'s dtype and device; finite and >= minimum."""
+    """A number or a 0-d / (1,) / (B,) tensor -> (B, 1, 1, 1) in ``raw``'s dtype and device; finite and >= minimum
+    (checked on the CPU only: on an accelerator the check would be a host sync in every training step)."""
     v = torch.as_tensor(value, device=raw.device).to(raw.dtype)
     if v.ndim == 0:
         v = v.reshape(1)
     b = raw.shape[0]
     if v.ndim != 1 or v.shape[0] not in (1, b):
         raise ValueError(f"{name} must be a number or a ({b},) tensor (one per sample), got shape {tuple(v.shape)}")
-    bad = ~torch.isfinite(v) | (v < minimum)
-    if bool(bad.any()):
-        raise ValueError(f"{name} must be finite and >= {minimum:g}, got {v.detach().cpu().tolist()}")
+    if v.device.type == "cpu":  # checked where it is free; on an accelerator a check would sync the host every step
+        bad = ~torch.isfinite(v) | (v < minimum)
+        if bool(bad.any()):
+            raise ValueError(f"{name} must be finite and >= {minimum:g}, got {v.detach().cpu().tolist()}")
     return v.expand(b).view(b, 1, 1, 1)
 
 
