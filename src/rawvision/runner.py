@@ -76,7 +76,7 @@ def build(cfg, method: str | None = None):
         dm.prepare_data()
     dm.setup("fit")
     if module is None:
-        module = module_cls(**kwargs, **{arg: getattr(dm, attr) for arg, attr in spec.from_data})
+        module = build_module_only(cfg, dm, method)
     return dm, module
 
 
@@ -236,12 +236,17 @@ def run(cfg, resume: str | Path | None = None, datamodule=None, callbacks: list 
     return metrics, run_dir
 
 
-def build_module_only(cfg, datamodule=None):
-    """The module ``cfg`` describes, with its ``from_data`` arguments from a set-up ``datamodule``."""
+def build_module_only(cfg, datamodule=None, method: str | None = None):
+    """The module ``cfg`` describes (``method`` overriding its method), with its ``from_data`` arguments from a
+    set-up ``datamodule``."""
     spec = TASKS[cfg.task]
     module_cls, _ = spec.classes()
-    extra = {arg: getattr(datamodule, attr) for arg, attr in spec.from_data} if datamodule is not None else {}
-    return module_cls(**cfg.kwargs_for(module_cls), **extra)
+    kwargs = cfg.kwargs_for(module_cls)
+    if method is not None:
+        kwargs["method"] = method
+    if datamodule is not None:
+        kwargs.update({arg: getattr(datamodule, attr) for arg, attr in spec.from_data})
+    return module_cls(**kwargs)
 
 
 def _train_batch(cfg) -> int:

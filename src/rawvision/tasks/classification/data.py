@@ -156,11 +156,15 @@ class _PatchDataModule(RawDataModule):
         return torch.cat(out) if out else torch.zeros(0, 1, s, s)
 
     def cfa_statistics(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-CFA-site (R, G, B) mean and std of the training RAW (fixed patches, seeded noise as evaluation)."""
-        self.setup("fit")
-        stats = CFAStatistics(self.pattern)
-        stats.update(self._eval_raw(self.train_set, self._patch_raw))
-        return stats.compute()
+        """Per-CFA-site (R, G, B) mean and std of the training RAW (fixed patches, seeded noise as evaluation);
+        computed once per datamodule (every method a benchmark trains on it reuses them)."""
+        if getattr(self, "_cfa_stats", None) is None:
+            self.setup("fit")
+            stats = CFAStatistics(self.pattern)
+            stats.update(self._eval_raw(self.train_set, self._patch_raw))
+            self._cfa_stats = stats.compute()
+        mean, std = self._cfa_stats
+        return mean.clone(), std.clone()
 
     def prepare_eval(self, batch: dict) -> dict:
         batch["rgb"] = batch["rgb"].float().div_(255)
