@@ -309,7 +309,7 @@ def evaluate_checkpoint(checkpoint: str | Path, data: str | None = None, eval_sp
         key = "root" if "root" in dm_hp else "data"
         dm_hp[key] = data
         dm_hp["eval_split"] = eval_split or "all"
-        for k, v in (("max_photos", None), ("labels", "auto"), ("extra_data", None)):
+        for k, v in (("max_photos", None), ("labels", "auto"), ("extra_data", None), ("test_data", None)):
             if k in dm_hp:
                 dm_hp[k] = v
     elif eval_split is not None:

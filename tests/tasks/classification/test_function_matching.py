@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from rawvision.data.mixing import mix_batch
+from rawvision.data.photos import DataError
 from rawvision.raw import mosaic
 from rawvision.tasks.classification import ISPDistillation, PhotoPatchDataModule
 
@@ -99,3 +100,17 @@ def test_a_lite2_teacher_distils_into_a_lite0_student():
     m.set_cfa_statistics(torch.full((3,), 0.5), torch.full((3,), 0.25))
     out = m.compute_loss({"rgb": torch.rand(2, 3, 64, 64), "raw": torch.rand(2, 1, 64, 64), "label": torch.full((2,), -1)})
     assert torch.isfinite(out["loss"]) and float(out["feat"]) == 0.0  # kd: beta 0, no feature term
+
+
+def test_test_data_is_the_test_set_and_never_a_training_photo(photo_dir, tmp_path, random_photos):
+    held = random_photos(tmp_path / "held", 3, 140, 140, high=255, seed=1)
+    files = sorted(str(p) for p in held.iterdir() if p.suffix != ".csv")
+    dm = PhotoPatchDataModule(photo_dir, labels=None, patch_size=64, test_data=files, val_fraction=0.2)
+    dm.setup()
+    test, train = {str(p.path) for p in dm.test_photos}, {str(p.path) for p in dm.train_photos}
+    assert test == set(files) and train.isdisjoint(test)
+    assert len(dm.test_set) == 3 * 4  # every non-overlapping 64x64 patch of the three 140x140 photos
+    assert len(dm.train_photos) + len(dm.val_photos) == 10  # all of data trains (or validates): no random test split
+    with pytest.raises(DataError, match="in both data and test_data"):
+        PhotoPatchDataModule(photo_dir, labels=None, patch_size=64,
+                             test_data=[str(next(p for p in photo_dir.iterdir() if p.suffix != ".csv"))]).setup()

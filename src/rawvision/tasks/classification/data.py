@@ -203,6 +203,9 @@ class PhotoPatchDataModule(_PatchDataModule):
             the RAW simulation, so the teacher reads the mixed RGB and the student its RAW (function matching,
             Beyer et al. 2022). Labels of a mixed image: the image with the larger share.
         extra_data: folders of unlabelled photos added to the *training* photos only (more distillation data).
+        test_data: photo files or folders held out as the test set *in place of* a random split of ``data``
+            (labels as ``labels`` says, for folders; files are unlabelled). ``data`` then gives the training and
+            validation photos, and ``test_fraction`` is not used. A photo in both raises :class:`DataError`.
         unprocess, noise, exposure_ratio: the RAW simulation beyond the paper's Table I (:class:`RawSimulation`):
             Brooks et al.'s unprocessing with a random camera, ``gaussian`` / ``shot-read`` / ``none`` noise, a
             short exposure k (brightened back). Default: the paper's mosaic of the sRGB values + Gaussian sigma.
@@ -217,10 +220,12 @@ class PhotoPatchDataModule(_PatchDataModule):
                  train_draw: str = "patches", batch_size: int = 32, eval_batch_size: int = 64, num_workers: int = 0,
                  max_photos: int | None = None, noise_seed: int = 12345, seed: int = 0, val_fraction: float = 0.0,
                  mixing: str = "none", mixing_alpha: float = 1.0, extra_data: list[str] | None = None,
-                 unprocess: bool = False, noise: str = "gaussian", exposure_ratio: float = 1.0) -> None:
+                 unprocess: bool = False, noise: str = "gaussian", exposure_ratio: float = 1.0,
+                 test_data: list[str] | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.data, self.labels = data, labels
+        self.test_data = [str(t) for t in (test_data or [])]
         self.simulation = RawSimulation(pattern=pattern, sigma=sigma, clip=clip, unprocess=unprocess, noise=noise,
                                         exposure_ratio=exposure_ratio)
         if mixing not in MIXINGS:
@@ -252,6 +257,15 @@ class PhotoPatchDataModule(_PatchDataModule):
         self.n_small_photos = len(photos) - len(usable)
         if self.eval_split == "all":
             self.train_photos, self.val_photos, self.test_photos = [], [], usable
+        elif self.test_data:
+            held_out = self._test_data_photos(images)
+            both = {Path(p.path).resolve() for p in usable} & {Path(p.path).resolve() for p in held_out}
+            if both:
+                raise DataError(f"photo {sorted(both)[0]} is in both data and test_data: a test photo must be held "
+                                f"out of training")
+            self.train_photos, self.val_photos, _ = split_train_val_test(
+                usable, 0.0, self.val_fraction, self.split_seed, what="photo(s)")
+            self.test_photos = [p for p in held_out if min(images[p.path].shape[1:]) >= s]
         else:
             self.train_photos, self.val_photos, self.test_photos = split_train_val_test(
                 usable, self.test_fraction, self.val_fraction, self.split_seed, what="photo(s)")
@@ -261,7 +275,8 @@ class PhotoPatchDataModule(_PatchDataModule):
             PatchDataset([images[p.path] for p in ps], [p.label for p in ps], s)
             for ps in (train, self.val_photos, self.test_photos))
         need_train = self.eval_split != "all"
-        if (need_train and len(self.train_set) == 0) or (self.test_fraction > 0 and len(self.test_set) == 0):
+        want_test = self.test_fraction > 0 or bool(self.test_data)
+        if (need_train and len(self.train_set) == 0) or (want_test and len(self.test_set) == 0):
             raise DataError(
                 f"data folder {self.data}: {len(usable)} photos of at least {s}x{s} px give "
                 f"{len(self.train_set)} train and {len(self.test_set)} test patches; need at least one each")
@@ -269,6 +284,16 @@ class PhotoPatchDataModule(_PatchDataModule):
         self.val_set.set_raw(self._eval_raw(self.val_set, self._patch_raw))
         self._ready = True
         log.info("%s", self.summary())
+
+    def _test_data_photos(self, images: dict) -> list[Photo]:
+        """The photos of ``test_data`` (files: unlabelled; folders: labels as ``labels``), decoded into ``images``."""
+        files = [t for t in self.test_data if not Path(t).is_dir()]
+        photos = find_photos(files, labels=None) if files else []
+        for folder in (t for t in self.test_data if Path(t).is_dir()):
+            photos += find_photos(folder, self.labels)
+        for p in photos:
+            images[p.path] = load_rgb(p.path)
+        return photos
 
     def _extra_photos(self, images: dict) -> list[Photo]:
         """The photos of ``extra_data`` (unlabelled, at least ``patch_size`` on each side), decoded into ``images``."""
