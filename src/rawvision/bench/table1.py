@@ -38,7 +38,7 @@ from rawvision.config import TASKS, ConfigError
 from rawvision.runner import results_table, run
 from rawvision.tasks.classification import METHODS
 
-__all__ = ["aggregate", "datamodule_for", "main", "parse_variant"]
+__all__ = ["aggregate", "datamodule_for", "gaps", "main", "parse_variant", "summarize"]
 
 _NUMERIC = ("gt_top1", "gt_top5", "agree_top1", "agree_top5", "conf_agree_top1", "conf_agree_top5",
             "n_patches", "n_confident", "train_img_per_s")
@@ -62,6 +62,55 @@ def aggregate(runs: list[dict]) -> tuple[list[dict], dict]:
                     spread[(key, k)] = statistics.stdev(vals)
         rows.append(row)
     return rows, spread
+
+
+def gaps(runs: list[dict], key: str = "gt_top1", a: str = "pretrained", b: str = "hard_labels",
+         d: str = "isp_distillation", clean: str = "rgb_teacher") -> dict:
+    """Per split seed, the share of the RAW -> RGB drop that row ``d`` recovers, ``(d - a) / (clean - a)`` (paper
+    Sec. IV-A: 81 % for MobileNetV2), and the gap ``d - b``; then their mean and (with more than one seed) std.
+
+    Args:
+        runs: the benchmark's ``runs`` (each with ``row``, ``seed`` and ``key``).
+        key: the metric (``gt_top1``: top-1 against the ground truth, in %).
+
+    Returns:
+        ``{"seeds": [...], "recovered": [...], "d_minus_b": [...], "recovered_mean", "recovered_std",
+        "d_minus_b_mean", "d_minus_b_std"}`` (fractions for ``recovered``, points for ``d_minus_b``); seeds that
+        lack one of the rows are left out; the std is None for one seed.
+    """
+    by = {(r["row"], r["seed"]): r.get(key) for r in runs}
+    seeds = sorted({r["seed"] for r in runs if all(by.get((m, r["seed"])) is not None for m in (a, b, d, clean))})
+    rec = [(by[(d, s)] - by[(a, s)]) / (by[(clean, s)] - by[(a, s)]) for s in seeds]
+    dif = [by[(d, s)] - by[(b, s)] for s in seeds]
+    out = {"key": key, "seeds": seeds, "recovered": [round(x, 4) for x in rec], "d_minus_b": [round(x, 2) for x in dif]}
+    for name, vals in (("recovered", rec), ("d_minus_b", dif)):
+        out[f"{name}_mean"] = round(statistics.fmean(vals), 4) if vals else None
+        out[f"{name}_std"] = round(statistics.stdev(vals), 4) if len(vals) > 1 else None
+    return out
+
+
+def summarize(path: str | Path) -> str:
+    """The Markdown table (mean ± std over seeds) and :func:`gaps` of a benchmark's ``results.json``.
+
+    Raises:
+        ConfigError: the file is missing or not a table1 summary.
+    """
+    try:
+        report = json.loads(Path(path).read_text())
+        runs = report["runs"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ConfigError(f"{path}: not a table1 results.json ({e})") from None
+    rows, spread = aggregate(runs)
+    text = results_table(rows, spread)
+    for key in ("gt_top1", "agree_top1"):
+        g = gaps(runs, key)
+        if g["seeds"]:
+            sd = lambda v, f: "" if v is None else f" ± {f(v)}"  # noqa: E731
+            text += (f"\n{key}: seeds {g['seeds']}; (d) - (a) recovers "
+                     f"{100 * g['recovered_mean']:.1f}{sd(g['recovered_std'], lambda v: f'{100 * v:.1f}')} % of the "
+                     f"drop (clean - a); (d) - (b) = {g['d_minus_b_mean']:+.2f}{sd(g['d_minus_b_std'], lambda v: f'{v:.2f}')}"
+                     f" points (per seed {g['d_minus_b']})")
+    return text + "\n"
 
 
 def parse_variant(text: str, cfg_cls: type) -> tuple[str, str, dict]:
@@ -109,7 +158,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--overhead-steps", type=int, default=12, help="0 skips the Lightning-overhead measurement")
     ap.add_argument("--max-photos", type=int, default=None, help="shortcut for --set max_photos=N")
     ap.add_argument("--epochs", type=int, default=None, help="shortcut for --set epochs=N")
+    ap.add_argument("--summarize", metavar="RESULTS_JSON", default=None,
+                    help="print the table and the recovered share / (d) - (b) of an earlier run's results.json, run nothing")
     args = ap.parse_args(argv)
+    if args.summarize:
+        try:
+            print(summarize(args.summarize))
+        except ConfigError as e:
+            print(f"error: {e}")
+            return 2
+        return 0
 
     try:
         cfg = task_config("classification", args.config, args.settings, max_photos=args.max_photos,
