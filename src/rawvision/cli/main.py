@@ -279,7 +279,7 @@ def demo(data, steps, batch_size, patch_size, lr, out, sigma, pattern, overwrite
         f"data: {where}: {s['train_photos']} train photos, {s['test_photos']} test photos ({s['test_patches']} "
         f"test crops of {patch_size}x{patch_size}); RAW: {pattern} mosaic + Gaussian noise sigma {sigma}\n"
         f"schedule: SHORT DEMO SCHEDULE, {steps} steps of batch {batch_size} random crops per trained method "
-        f"(the paper trains 4 epochs of ImageNet), first half of the layers trainable; "
+        f"(the paper trains 4 epochs of ImageNet), first quarter of the layers trainable, mixup; "
         f"teacher: EfficientNet-Lite0 (ImageNet weights)"
     )
     rows, t0 = [], time.perf_counter()
