@@ -12,3 +12,13 @@ def test_gaps_recovered_share_and_d_minus_b_by_hand():
     assert g["seeds"] == [0, 1] and g["recovered"] == [0.75, 0.5] and g["d_minus_b"] == [10.0, 5.0]
     assert g["recovered_mean"] == 0.625 and g["d_minus_b_mean"] == 7.5
     assert abs(g["d_minus_b_std"] - 3.5355) < 1e-3  # sample std of (10, 5)
+
+
+def test_summarize_a_bad_file_is_one_error_line(tmp_path, capsys):
+    from rawvision.bench.table1 import main
+
+    bad = tmp_path / "r.json"
+    bad.write_text('{"seeds": [0]}')
+    assert main(["--summarize", str(bad)]) == 2
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out == [f"error: {bad}: not a table1 results.json ('runs')"]

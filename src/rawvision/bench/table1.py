@@ -104,12 +104,13 @@ def summarize(path: str | Path) -> str:
     text = results_table(rows, spread)
     for key in ("gt_top1", "agree_top1"):
         g = gaps(runs, key)
-        if g["seeds"]:
-            sd = lambda v, f: "" if v is None else f" ± {f(v)}"  # noqa: E731
-            text += (f"\n{key}: seeds {g['seeds']}; (d) - (a) recovers "
-                     f"{100 * g['recovered_mean']:.1f}{sd(g['recovered_std'], lambda v: f'{100 * v:.1f}')} % of the "
-                     f"drop (clean - a); (d) - (b) = {g['d_minus_b_mean']:+.2f}{sd(g['d_minus_b_std'], lambda v: f'{v:.2f}')}"
-                     f" points (per seed {g['d_minus_b']})")
+        if not g["seeds"]:
+            continue
+        rec, dif = f"{100 * g['recovered_mean']:.1f}", f"{g['d_minus_b_mean']:+.2f}"
+        if g["recovered_std"] is not None:  # more than one seed
+            rec, dif = rec + f" ± {100 * g['recovered_std']:.1f}", dif + f" ± {g['d_minus_b_std']:.2f}"
+        text += (f"\n{key}: seeds {g['seeds']}; (d) - (a) recovers {rec} % of the drop (clean - a); "
+                 f"(d) - (b) = {dif} points (per seed {g['d_minus_b']})")
     return text + "\n"
 
 

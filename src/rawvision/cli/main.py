@@ -235,7 +235,8 @@ def bench(ctx, name):
 
 
 @cli.command()
-@click.option("--data", type=click.Path(), default=None, help="photo folder (default: scikit-image's sample photos)")
+@click.option("--data", type=click.Path(), default=None,
+              help="photo folder (default: the sample photos of scikit-image, scikit-learn and matplotlib)")
 @click.option("--steps", type=int, default=200, show_default=True, help="training steps per trained method")
 @click.option("--batch-size", type=int, default=16, show_default=True)
 @click.option("--patch-size", type=int, default=96, show_default=True, help="crop side in pixels (even)")

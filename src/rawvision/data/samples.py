@@ -31,8 +31,9 @@ GREYSCALE_PHOTOS = ("brick.png", "camera.png", "coins.png", "grass.png", "gravel
 def demo_photo_split() -> tuple[list[Path], list[Path]]:
     """``(train, test)`` photo files of ``rawvision demo``: the colour photos of :data:`SKIMAGE_PHOTOS` and
     :data:`EXTRA_DEMO_PHOTOS`; :data:`DEMO_TEST_PHOTOS` held out as the test set, the other seven (chelsea, coffee,
-    flower, grace_hopper, hubble_deep_field, ihc, retina) train. A fixed split, chosen by content before any
-    result: the test photos are natural colour scenes, about ImageNet-like objects.
+    flower, grace_hopper, hubble_deep_field, ihc, retina) train. A fixed split, chosen by content (the test
+    photos are natural colour scenes, about ImageNet-like objects), not by the demo's scores; it replaced a
+    scikit-image-only split whose training photos were mostly greyscale (README, the demo).
 
     Raises:
         FileNotFoundError: scikit-learn or matplotlib is not installed (``pip install scikit-learn matplotlib``,

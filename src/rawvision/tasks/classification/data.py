@@ -258,14 +258,14 @@ class PhotoPatchDataModule(_PatchDataModule):
         if self.eval_split == "all":
             self.train_photos, self.val_photos, self.test_photos = [], [], usable
         elif self.test_data:
-            held_out = self._test_data_photos(images)
+            held_out = self._test_data_photos()
             both = {Path(p.path).resolve() for p in usable} & {Path(p.path).resolve() for p in held_out}
             if both:
                 raise DataError(f"photo {sorted(both)[0]} is in both data and test_data: a test photo must be held "
                                 f"out of training")
             self.train_photos, self.val_photos, _ = split_train_val_test(
                 usable, 0.0, self.val_fraction, self.split_seed, what="photo(s)")
-            self.test_photos = [p for p in held_out if min(images[p.path].shape[1:]) >= s]
+            self.test_photos = self._decoded(held_out, images)
         else:
             self.train_photos, self.val_photos, self.test_photos = split_train_val_test(
                 usable, self.test_fraction, self.val_fraction, self.split_seed, what="photo(s)")
@@ -285,25 +285,24 @@ class PhotoPatchDataModule(_PatchDataModule):
         self._ready = True
         log.info("%s", self.summary())
 
-    def _test_data_photos(self, images: dict) -> list[Photo]:
-        """The photos of ``test_data`` (files: unlabelled; folders: labels as ``labels``), decoded into ``images``."""
+    def _decoded(self, photos: list[Photo], images: dict) -> list[Photo]:
+        """Decode ``photos`` into ``images`` (path -> uint8 (3, H, W)); those at least ``patch_size`` on each side."""
+        for p in photos:
+            images[p.path] = load_rgb(p.path)
+        return [p for p in photos if min(images[p.path].shape[1:]) >= self.patch_size]
+
+    def _test_data_photos(self) -> list[Photo]:
+        """The photos of ``test_data`` (files: unlabelled; folders: labels as ``labels``), not decoded."""
         files = [t for t in self.test_data if not Path(t).is_dir()]
         photos = find_photos(files, labels=None) if files else []
         for folder in (t for t in self.test_data if Path(t).is_dir()):
             photos += find_photos(folder, self.labels)
-        for p in photos:
-            images[p.path] = load_rgb(p.path)
         return photos
 
     def _extra_photos(self, images: dict) -> list[Photo]:
         """The photos of ``extra_data`` (unlabelled, at least ``patch_size`` on each side), decoded into ``images``."""
-        out = []
-        for folder in self.extra_data:
-            for p in find_photos(folder, labels=None):
-                images[p.path] = load_rgb(p.path)
-                if min(images[p.path].shape[1:]) >= self.patch_size:
-                    out.append(Photo(p.path, -1))
-        return out
+        return self._decoded([Photo(p.path, -1) for folder in self.extra_data
+                              for p in find_photos(folder, labels=None)], images)
 
     def _patch_raw(self, item: dict, g: torch.Generator) -> torch.Tensor:
         return simulate_raw(item["rgb"][None].float().div_(255), self.simulation, g).raw
