@@ -81,3 +81,38 @@ def _tiny_coco(root, n_train=4, n_val=3, size=64):
 def tiny_coco():
     """``tiny_coco(root, n_train=4, n_val=3, size=64)`` writes a small COCO folder (train/val) and returns root."""
     return _tiny_coco
+
+
+def _tiny_segmentation(root, n_train=4, n_val=2, height=64, width=96, classes=("sky", "road", "car"), void=3):
+    """A generic segmentation folder: ``train/`` and ``val/`` with ``images/`` (PNG, random texture over a few
+    flat class regions) and ``labels/`` (single-channel PNG: sky on top, road below, a car box; void stripe), and
+    ``classes.txt``."""
+    root.mkdir(parents=True)
+    (root / "classes.txt").write_text("\n".join(classes) + "\n")
+    rng = np.random.default_rng(0)
+    colors = np.array([[120, 160, 230], [90, 90, 90], [200, 30, 30]], dtype=np.int64)
+    for split, n in (("train", n_train), ("val", n_val)):
+        (root / split / "images").mkdir(parents=True)
+        (root / split / "labels").mkdir(parents=True)
+        for i in range(n):
+            lab = np.zeros((height, width), dtype=np.uint8)
+            lab[height // 2:] = 1
+            y, x = rng.integers(height // 2, height - 12), rng.integers(0, width - 20)
+            lab[y:y + 10, x:x + 20] = 2
+            lab[:, :2] = void
+            img = colors[np.minimum(lab, 2)] + rng.integers(-20, 21, (height, width, 3))
+            Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(root / split / "images" / f"f{i}.png")
+            Image.fromarray(lab, mode="L").save(root / split / "labels" / f"f{i}.png")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_segmentation():
+    """``tiny_segmentation(root, ...)`` writes a small generic segmentation folder (3 classes, void 3)."""
+    return _tiny_segmentation
+
+
+@pytest.fixture(scope="session")
+def shared_camvid() -> Path:
+    """../shared/data/camvid (CamVid 11-class frames and labels, SegNet's split)."""
+    return _shared("data/camvid")

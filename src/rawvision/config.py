@@ -86,6 +86,10 @@ TASKS: dict[str, TaskSpec] = {
     "detection": TaskSpec("rawvision.tasks.detection.module:RawDetection",
                           "rawvision.tasks.detection.data:RawDetectionDataModule",
                           from_data=(("num_classes", "num_classes"),), skip=("build_kwargs", "detector_kwargs")),
+    "segmentation": TaskSpec("rawvision.tasks.segmentation.module:RawSegmentation",
+                             "rawvision.tasks.segmentation.data:SegmentationDataModule",
+                             from_data=(("num_classes", "num_classes"), ("class_names", "class_names"),
+                                        ("ignore_index", "void")), skip=("build_weights",)),
 }
 
 

@@ -209,7 +209,8 @@ def run(cfg, resume: str | Path | None = None, datamodule=None, callbacks: list 
     if hasattr(module, "method"):
         from rawvision.tasks.classification.module import METHODS
 
-        facts.update(method=module.method, description=METHODS[module.method])
+        names = getattr(type(module), "METHODS", None) or METHODS  # each task's own method names
+        facts.update(method=module.method, description=names.get(module.method, module.method))
     trainer = _trainer(cfg, run_dir, train=trained, callbacks=callbacks)
     try:
         if trained:
@@ -339,15 +340,27 @@ _ROW_KEYS = (
 )
 
 
-def results_table(rows: list[dict], spread: dict | None = None) -> str:
-    """A Markdown table of classification metrics dicts (one row each; ``spread`` maps ``(method, key)`` to a std)."""
-    from rawvision.tasks.classification.module import METHODS
+_SEG_ROW_KEYS = (
+    ("miou_agree", "mIoU agree"), ("pixel_agree", "pixel agree"), ("gt_miou", "GT mIoU"),
+    ("gt_pixel_acc", "GT pixel acc"), ("n_frames", "frames"), ("train_img_per_s", "train img/s"),
+)
 
-    head = "| method | " + " | ".join(h for _, h in _ROW_KEYS) + " |"
-    lines = [head, "|---|" + "---:|" * len(_ROW_KEYS)]
+
+def results_table(rows: list[dict], spread: dict | None = None) -> str:
+    """A Markdown table of metrics dicts, one row each (classification's columns, or segmentation's when the rows
+    are of that task); ``spread`` maps ``(method, key)`` to a std."""
+    from rawvision.tasks.classification.module import METHODS
+    from rawvision.tasks.segmentation.module import SEGMENTATION_METHODS
+
+    seg = bool(rows) and rows[0].get("task") == "segmentation"
+    keys = _SEG_ROW_KEYS if seg else _ROW_KEYS
+    if seg:
+        METHODS = SEGMENTATION_METHODS  # noqa: N806
+    head = "| method | " + " | ".join(h for _, h in keys) + " |"
+    lines = [head, "|---|" + "---:|" * len(keys)]
     for r in rows:
         cells = []
-        for k, _ in _ROW_KEYS:
+        for k, _ in keys:
             v = r.get(k)
             if k.startswith("n_") and isinstance(v, float) and v.is_integer():
                 v = int(v)  # a count (averaged over seeds with equal test sets)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["kd_loss", "feature_loss", "isp_distillation_loss"]
+__all__ = ["kd_loss", "feature_loss", "isp_distillation_loss", "segmentation_distillation_loss"]
 
 
 def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 4.0,
@@ -45,7 +45,8 @@ def feature_loss(student_features: torch.Tensor, teacher_features: torch.Tensor)
     """The l2 term of Eq. 4 between penultimate features: mean squared difference over batch and dimensions.
 
     Args:
-        student_features, teacher_features: (B, D) float.
+        student_features, teacher_features: (B, D) float, or feature maps (B, C, h, w) (segmentation: the
+            backbone's last map), the mean then over every element.
 
     Returns:
         Scalar tensor, in squared feature units.
@@ -67,6 +68,7 @@ def isp_distillation_loss(
     alpha: float = 0.9,
     temperature: float = 4.0,
     beta: float = 1.0,
+    ignore_index: int = -1,
 ) -> dict[str, torch.Tensor]:
     """``L = alpha * CE(student, labels) + (1 - alpha) * (T^2 KL_T(teacher || student) + beta * l2(f_t, f_s))``.
 
@@ -77,12 +79,16 @@ def isp_distillation_loss(
         student_logits: (B, K) logits of the RAW model.
         teacher_logits: (B, K) logits of the RGB teacher on the matching RGB image.
         labels: (B,) int64 class indices for the CE term; None uses the teacher's hard labels (argmax), as the
-            paper does when no human labels exist. Entries of -1 are ignored.
+            paper does when no human labels exist. Entries equal to ``ignore_index`` are ignored.
         student_features, teacher_features: (B, D) penultimate features; needed when ``beta != 0`` and
             ``alpha != 1``.
         alpha: weight of the CE term in [0, 1]; 1 gives plain CE training (no KD).
         temperature: KD temperature T > 0.
         beta: weight of the feature l2 term (>= 0); 0 gives KD without the feature loss.
+        ignore_index: label value left out of the CE term (the mean is over the other entries).
+
+    Dense logits (B, K, h, w) with labels (B, h, w) work the same way (classes on axis 1; the per-location form
+    of Eq. 8): see :func:`segmentation_distillation_loss`.
 
     Returns:
         dict with ``loss`` (the total, scalar) and its unweighted terms ``ce``, ``kd``, ``feat`` (detached).
@@ -95,10 +101,90 @@ def isp_distillation_loss(
     if beta < 0:
         raise ValueError(f"beta must be >= 0, got {beta}")
     if labels is None:
-        labels = teacher_logits.argmax(dim=-1)
+        labels = teacher_logits.argmax(dim=1)
     zero = student_logits.new_zeros(())
-    ce = F.cross_entropy(student_logits.float(), labels, ignore_index=-1) if alpha > 0 else zero
-    kd = kd_loss(student_logits, teacher_logits, temperature) if alpha < 1 else zero
+    ce = F.cross_entropy(student_logits.float(), labels, ignore_index=ignore_index) if alpha > 0 else zero
+    kd = kd_loss(student_logits, teacher_logits, temperature, dim=1) if alpha < 1 else zero
+    if alpha < 1 and beta > 0:
+        if student_features is None or teacher_features is None:
+            raise ValueError("the feature loss (beta > 0) needs student_features and teacher_features")
+        feat = feature_loss(student_features, teacher_features)
+    else:
+        feat = zero
+    loss = alpha * ce + (1 - alpha) * (kd + beta * feat)
+    return {"loss": loss, "ce": ce.detach(), "kd": kd.detach(), "feat": feat.detach()}
+
+
+def segmentation_distillation_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    student_features: torch.Tensor | None = None,
+    teacher_features: torch.Tensor | None = None,
+    *,
+    alpha: float = 0.9,
+    temperature: float = 4.0,
+    beta: float = 1.0,
+    void_index: int = -1,
+) -> dict[str, torch.Tensor]:
+    """ISP Distillation for segmentation, Eq. 8: ``L = (1/N) sum_i [alpha CE_i + (1 - alpha) KD_i]`` over the N
+    output locations, plus ``(1 - alpha) beta`` times the feature l2 between the backbone's last feature maps.
+
+    KD_i is ``T^2 KL(softmax(t_i / T) || softmax(s_i / T))`` at location i (:func:`kd_loss` along the class axis),
+    averaged over all N = B h w locations of the head's output. CE_i is the cross entropy against ``labels``: the
+    teacher's per-location argmax (hard labels, no void) when ``labels`` is None, or ground-truth labels, whose
+    void pixels are left out: the CE mean is then over the non-void locations (PyTorch's ``ignore_index``
+    convention; with no void pixel both normalisations are Eq. 8's 1/N). Ground-truth labels at a larger
+    resolution than the head's output (full-resolution masks) are scored against the logits upsampled bilinearly
+    to the labels' size (the usual training of segmentation models); labels at the head's resolution are used as
+    they are.
+
+    Args:
+        student_logits, teacher_logits: (B, K, h, w) float logits at the head's output resolution.
+        labels: None, or (B, H, W) int64 class indices (``void_index`` ignored), H, W >= h, w.
+        student_features, teacher_features: (B, C, h', w') feature maps (needed when ``beta > 0``, ``alpha < 1``).
+        alpha, temperature, beta: as :func:`isp_distillation_loss` (paper: alpha 0.9, T 4).
+        void_index: label value excluded from CE (CamVid: 11).
+
+    Returns:
+        dict with ``loss`` (scalar) and the unweighted terms ``ce``, ``kd``, ``feat`` (detached), in nats / squared
+        feature units.
+
+    Raises:
+        ValueError: logits that are not 4-D or differ in shape, labels of another batch size or smaller than the
+            logits, alpha/beta/T out of range.
+
+    Source: Schwartz, Bronstein, Giryes, "ISP Distillation" (arXiv 2101.10203), Sec. III, Eq. 8.
+
+    Example:
+        >>> s = torch.zeros(1, 2, 1, 2); t = torch.tensor([[[[2.0, -2.0]], [[0.0, 0.0]]]])
+        >>> out = segmentation_distillation_loss(s, t, alpha=1.0)  # CE against the teacher's argmax (0, 1)
+        >>> round(float(out["ce"]), 4)  # log 2 at both locations
+        0.6931
+    """
+    if student_logits.dim() != 4 or student_logits.shape != teacher_logits.shape:
+        raise ValueError(f"segmentation logits must be (B, K, h, w) of equal shape, got student "
+                         f"{tuple(student_logits.shape)} and teacher {tuple(teacher_logits.shape)}")
+    if not 0 <= alpha <= 1:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    if beta < 0:
+        raise ValueError(f"beta must be >= 0, got {beta}")
+    logits_ce = student_logits
+    if labels is None:
+        labels = teacher_logits.argmax(dim=1)  # hard labels at the head's resolution
+    else:
+        if labels.dim() != 3 or labels.shape[0] != student_logits.shape[0]:
+            raise ValueError(f"labels must be (B, H, W) with B = {student_logits.shape[0]}, got {tuple(labels.shape)}")
+        if labels.shape[-2] < student_logits.shape[-2] or labels.shape[-1] < student_logits.shape[-1]:
+            raise ValueError(f"labels {tuple(labels.shape[-2:])} are smaller than the logits "
+                             f"{tuple(student_logits.shape[-2:])}")
+        if labels.shape[-2:] != student_logits.shape[-2:]:
+            logits_ce = F.interpolate(student_logits.float(), size=labels.shape[-2:], mode="bilinear",
+                                      align_corners=False)
+        labels = labels.long()
+    zero = student_logits.new_zeros(())
+    ce = F.cross_entropy(logits_ce.float(), labels, ignore_index=void_index) if alpha > 0 else zero
+    kd = kd_loss(student_logits, teacher_logits, temperature, dim=1) if alpha < 1 else zero
     if alpha < 1 and beta > 0:
         if student_features is None or teacher_features is None:
             raise ValueError("the feature loss (beta > 0) needs student_features and teacher_features")

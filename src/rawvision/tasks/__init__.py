@@ -1,7 +1,7 @@
 """Tasks: one LightningModule + LightningDataModule per task, built from the task-agnostic parts (``raw/``,
 ``models/``, ``distill/``, ``data/``, ``metrics/``). Registered by name in :data:`rawvision.config.TASKS`:
-``classification`` (photos -> simulated RAW), ``classification-pairs`` (real RAW/RGB pairs), ``detection``.
-Room is kept for ``segmentation`` and ``isp`` (a learned RAW -> RGB ISP): a new task is a new subpackage here and
+``classification`` (photos -> simulated RAW), ``classification-pairs`` (real RAW/RGB pairs), ``detection``,
+``segmentation`` (per-pixel ISP Distillation, Eq. 8). Room is kept for ``isp`` (a learned RAW -> RGB ISP): a new task is a new subpackage here and
 one line in ``TASKS``."""
 
 from rawvision.tasks.base import RawDataModule, RngStateMixin, param_groups
