@@ -328,7 +328,7 @@ def evaluate_checkpoint(checkpoint: str | Path, data: str | None = None, eval_sp
         raise ConfigError(f"the model reads {module.hparams.pattern} RAW, the data is {dm.pattern}")
     _trainer(cfg, Path("."), train=False, progress=progress).test(module, datamodule=dm, verbose=False)
     used = {k: getattr(cfg, k) for k in cfg.kwargs_for(dm_cls)}
-    metrics = {"checkpoint": str(checkpoint), "method": getattr(module, "method", task),
+    metrics = {"checkpoint": str(checkpoint), "task": task, "method": getattr(module, "method", task),
                **(module.last_eval or {}), **_summary(dm)}
     return metrics, used
 

@@ -151,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--figure", default=None, help="write the Fig. 2 grid (PNG) here")
     ap.add_argument("--figure-frames", type=int, nargs="+", default=[5, 30, 60, 90], help="val frame indices")
     ap.add_argument("--summary", default=None, help="write the small summary JSON (for results/) here")
+    ap.add_argument("--include", default=None, metavar="SUMMARY_JSON",
+                    help="start from the runs of an earlier summary (e.g. more seeds of some rows): the table "
+                         "aggregates them with this invocation's runs")
     args = ap.parse_args(argv)
     try:
         cfg = task_config("segmentation", args.config, args.settings, epochs=args.epochs,
@@ -171,6 +174,14 @@ def main(argv: list[str] | None = None) -> int:
     report = {"config": cfg.to_dict(), "seeds": args.seeds, "device": device_name(), "torch": torch.__version__,
               "started": started, "command": "rawvision bench table4 " + " ".join(argv or []), "runs": [],
               "paper_table4": PAPER_TABLE4}
+    if args.include:
+        try:
+            earlier = json.loads(Path(args.include).read_text())
+            report["runs"] = [dict(r, included_from=str(args.include)) for r in earlier["runs"]]
+            report["included"] = {"file": str(args.include), "command": earlier.get("command"),
+                                  "started": earlier.get("started")}
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            ap.error(f"--include {args.include}: not a table4 summary JSON ({e})")
 
     def save():
         rows, spread = aggregate(report["runs"])
@@ -184,9 +195,10 @@ def main(argv: list[str] | None = None) -> int:
         write_atomic(out / "results.md", head + _table(rows, spread))
         if args.summary:
             small = {k: report[k] for k in ("config", "seeds", "device", "torch", "started", "command",
-                                            "paper_table4", "table", "spread")}
+                                            "paper_table4", "table", "spread") if k in report}
+            small["included"] = report.get("included")
             small["runs"] = [{k: v for k, v in r.items() if k in _NUMERIC or k.startswith("iou_") or k in (
-                "row", "seed", "setting", "method", "train_steps", "train_seconds", "wall_seconds")}
+                "row", "seed", "setting", "method", "train_steps", "train_seconds", "wall_seconds", "included_from")}
                 for r in report["runs"]]
             small["finished"] = report.get("finished")
             write_atomic(Path(args.summary), json.dumps(small, indent=2, default=str))
@@ -219,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         frames = [i for i in args.figure_frames if i < len(fig_dm.eval_set)] or [0]
         masks = _masks_for_figure(fig_dm, fig_cfg, fig_ckpt, frames)
         write_figure(masks, fig_dm.class_list, args.figure,
-                     title=f"CamVid val frames {frames}, RAW setting '{args.raw_settings[0]}', seed {args.seeds[0]}")
+                     title=f"{Path(fig_cfg.data).name} {fig_cfg.eval_split} frames {frames}, RAW setting '{args.raw_settings[0]}', seed {args.seeds[0]}")
         report["figure"] = str(args.figure)
         print(f"figure: {args.figure}", flush=True)
     report["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")

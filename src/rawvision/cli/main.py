@@ -23,7 +23,8 @@ _FIELD_HELP = {
     "task": f"what to train: {', '.join(TASKS)}",
     "data": "folder of RGB photos (JPEG/PNG, any size), or of RAW files / pairs for classification-pairs",
     "labels": "label CSV (file name -> ImageNet index), 'auto' (DATA/labels.csv or WNID folders) or 'none'",
-    "method": "rgb_teacher | pretrained | hard_labels | kd | isp_distillation | gt_labels",
+    "method": "rgb_teacher | pretrained | hard_labels | kd | isp_distillation | gt_labels (segmentation also "
+              "train_teacher)",
     "teacher": "efficientnet_lite0/1/2 or a torchvision classifier name",
     "teacher_weights": "DEFAULT, a torchvision weights enum name, or a state-dict file",
     "train_draw": "patches (fixed grid) or random_crops (even offsets, flips)",
@@ -220,7 +221,7 @@ def evaluate(checkpoint, data, eval_split, accelerator, threads, settings, progr
 @click.argument("name")
 @click.pass_context
 def bench(ctx, name):
-    """Run benchmark NAME (table1, table2, sweep, noise_sweep, overhead, raw_quality, raw_throughput,
+    """Run benchmark NAME (table1, table2, table4, sweep, noise_sweep, overhead, raw_quality, raw_throughput,
     ta_isp_compute, ta_isp_detection) with its own options: ``rawvision bench NAME --help``."""
     import importlib
     import pkgutil

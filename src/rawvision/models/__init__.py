@@ -1,4 +1,5 @@
-"""Models: ImageNet classifiers by name (teachers, students), the RAW input adapter and learned ISPs (TA-ISP)."""
+"""Models: ImageNet classifiers and segmentation models by name (teachers, students), the RAW input adapter and
+learned ISPs (TA-ISP)."""
 
 from rawvision.models.adapter import BilinearDemosaic, RawInputAdapter
 from rawvision.models.classifiers import (
@@ -7,6 +8,7 @@ from rawvision.models.classifiers import (
     available_classifiers,
     build_classifier,
 )
+from rawvision.models.segmenters import LRASPPHead, Segmenter, available_segmenters, build_segmenter
 from rawvision.models.detectors import EfficientNetLiteFPN, FrontEndDetector, build_detector
 from rawvision.models.ta_isp import (
     GlobalLuminanceCalibration,
@@ -25,12 +27,16 @@ __all__ = [
     "GlobalLuminanceCalibration",
     "HierarchicalSpatialAttention",
     "InputNormalization",
+    "LRASPPHead",
     "RawInputAdapter",
     "RegionGuidedFeatureModulation",
+    "Segmenter",
     "TAISP",
     "WeightsError",
     "available_classifiers",
+    "available_segmenters",
     "build_classifier",
     "build_detector",
+    "build_segmenter",
     "sha256_of",
 ]

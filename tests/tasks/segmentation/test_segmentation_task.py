@@ -54,6 +54,9 @@ def test_methods_run_and_report_agreement(teacher, method):
         ev, _ = evaluate_checkpoint(run_dir / "checkpoints" / "last.ckpt")
         for k in ("miou_agree", "pixel_agree", "gt_miou"):
             assert ev[k] == pytest.approx(m[k], abs=1e-6)  # the checkpoint carries teacher, student, CFA stats
+        r = CliRunner().invoke(cli, ["evaluate", str(run_dir / "checkpoints" / "last.ckpt")])
+        assert r.exit_code == 0, r.output
+        assert "mIoU agree" in r.output and f"| {m['miou_agree']:.2f} |" in r.output
 
 
 def test_students_start_as_the_teacher(teacher):
