@@ -310,7 +310,8 @@ def evaluate_checkpoint(checkpoint: str | Path, data: str | None = None, eval_sp
         key = "root" if "root" in dm_hp else "data"
         dm_hp[key] = data
         dm_hp["eval_split"] = eval_split or "all"
-        for k, v in (("max_photos", None), ("labels", "auto"), ("extra_data", None), ("test_data", None)):
+        for k, v in (("max_photos", None), ("max_frames", None), ("labels", "auto"), ("extra_data", None),
+                     ("test_data", None)):
             if k in dm_hp:
                 dm_hp[k] = v
     elif eval_split is not None:
@@ -326,6 +327,8 @@ def evaluate_checkpoint(checkpoint: str | Path, data: str | None = None, eval_sp
     dm = dm_cls(**cfg.kwargs_for(dm_cls))
     if getattr(module.hparams, "pattern", dm.pattern) != dm.pattern:
         raise ConfigError(f"the model reads {module.hparams.pattern} RAW, the data is {dm.pattern}")
+    if callable(getattr(module, "check_data", None)):
+        module.check_data(dm)  # e.g. the segmentation classes and void index
     _trainer(cfg, Path("."), train=False, progress=progress).test(module, datamodule=dm, verbose=False)
     used = {k: getattr(cfg, k) for k in cfg.kwargs_for(dm_cls)}
     metrics = {"checkpoint": str(checkpoint), "task": task, "method": getattr(module, "method", task),

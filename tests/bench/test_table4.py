@@ -35,12 +35,13 @@ def test_table4_rows_summary_and_figure(tmp_path, tiny_segmentation):
     assert "raw: (d) ISP Distillation (Eq. 8 + features)" in md
 
 
-def test_table4_needs_a_teacher(tmp_path):
+def test_table4_needs_a_teacher(tmp_path, capsys):
     with pytest.raises(SystemExit):
         table4.main(["--config", "none", "--out", str(tmp_path)])
+    assert "give --teacher-weights" in capsys.readouterr().err
 
 
-def test_table4_include_adds_seeds(tmp_path):
+def test_table4_include_adds_seeds(tmp_path, capsys):
     """--include: an earlier summary's runs are aggregated with new ones (mean and std over seeds)."""
     earlier = {"runs": [{"row": "raw/kd", "seed": 0, "setting": "raw", "miou_agree": 80.0, "gt_miou": 50.0}],
                "command": "x", "started": "t"}
@@ -52,3 +53,4 @@ def test_table4_include_adds_seeds(tmp_path):
     with pytest.raises(SystemExit):
         table4.main(["--config", "none", "--teacher-weights", str(tmp_path / "e.json"), "--include",
                      str(tmp_path / "e.json"), "--out", str(tmp_path / "o")])
+    assert "not a table4 summary JSON" in capsys.readouterr().err

@@ -34,10 +34,21 @@ def test_eq8_hand_value_with_void():
 
 
 def test_hard_labels_are_the_teachers_argmax_per_location():
-    s = torch.zeros(1, 3, 2, 2)
-    t = torch.randn(1, 3, 2, 2)
+    g = torch.Generator().manual_seed(3)
+    s, t = torch.randn(2, 3, 2, 2, generator=g), torch.randn(2, 3, 2, 2, generator=g)
     out = segmentation_distillation_loss(s, t, alpha=1.0)
-    assert float(out["ce"]) == pytest.approx(math.log(3), abs=1e-6)  # uniform student: log K everywhere
+    want = torch.nn.functional.cross_entropy(s, t.argmax(1))
+    assert float(out["ce"]) == pytest.approx(float(want), rel=1e-6)
+    wrong = torch.nn.functional.cross_entropy(s, (t.argmax(1) + 1) % 3)
+    assert abs(float(want) - float(wrong)) > 1e-3  # the labels matter
+
+
+def test_all_void_batch_gives_zero_ce_not_nan():
+    s = torch.randn(1, 2, 2, 2, requires_grad=True)
+    out = segmentation_distillation_loss(s, s.detach(), torch.full((1, 2, 2), 5), alpha=1.0, void_index=5)
+    assert float(out["loss"]) == 0.0
+    out["loss"].backward()
+    assert torch.isfinite(s.grad).all()
 
 
 def test_1x1_map_equals_classification_kd():

@@ -12,9 +12,11 @@ def test_lite_lraspp_shapes_and_imagenet_backbone():
     logits, feats = seg(torch.rand(1, 3, 96, 128))
     assert logits.shape == (1, 11, 12, 16) and feats.shape == (1, 320, 6, 8)
     assert seg.predict(torch.rand(1, 3, 96, 128)).shape == (1, 11, 96, 128)
-    rand = build_segmenter("lraspp_efficientnet_lite0", None, num_classes=11)
-    a, b = seg.net.backbone.conv_stem.weight, rand.net.backbone.conv_stem.weight
-    assert not torch.equal(a, b)  # the ImageNet stem was loaded
+    from rawvision.models import build_classifier
+
+    clf = build_classifier("efficientnet_lite0")  # the same ImageNet weights, as a classifier
+    assert torch.equal(seg.net.backbone.conv_stem.weight, clf.net.conv_stem.weight)
+    assert torch.equal(seg.net.backbone.blocks[6][0].conv_pwl.weight, clf.net.blocks[6][0].conv_pwl.weight)
 
 
 def test_weights_file_roundtrip_sha_and_class_count(tmp_path):

@@ -86,6 +86,9 @@ def _masks_for_figure(dm, cfg, d_checkpoint: str | None, frames: list[int]) -> d
     from rawvision.runner import build_module_only
     from rawvision.tasks.segmentation.module import RawSegmentation
 
+    sizes = {tuple(dm.eval_set[i]["rgb"].shape) for i in frames}
+    if len(sizes) > 1:
+        raise ConfigError(f"figure frames {frames} differ in size {sorted(sizes)}: choose frames of one size")
     batch = dm.prepare_eval({k: torch.stack([dm.eval_set[i][k] for i in frames]) for k in ("rgb", "raw", "label")})
     a = build_module_only(with_settings(cfg, method="pretrained"), dm).eval()
     out: dict[str, list[torch.Tensor]] = {"rgb": list(batch["rgb"]),

@@ -213,6 +213,8 @@ def evaluate(checkpoint, data, eval_split, accelerator, threads, settings, progr
     n_patches = metrics.get("n_patches")
     if n_patches is not None:
         click.echo(f"scored {n_patches} patches of {n_photos} photos/frames ({used.get('eval_split')} split)", err=True)
+    elif metrics.get("task") == "segmentation":
+        click.echo(f"scored {metrics.get('n_frames')} full frames ({used.get('eval_split')} split)", err=True)
     click.echo(results_table([metrics]))
     click.echo(json.dumps(metrics, indent=2, default=str))
 

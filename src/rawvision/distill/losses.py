@@ -183,7 +183,10 @@ def segmentation_distillation_loss(
                                       align_corners=False)
         labels = labels.long()
     zero = student_logits.new_zeros(())
-    ce = F.cross_entropy(logits_ce.float(), labels, ignore_index=void_index) if alpha > 0 else zero
+    if alpha > 0 and bool((labels != void_index).any()):
+        ce = F.cross_entropy(logits_ce.float(), labels, ignore_index=void_index)
+    else:  # no CE term, or a batch that is all void: 0 with a gradient path, not 0/0 = NaN
+        ce = logits_ce.float().sum() * 0.0
     kd = kd_loss(student_logits, teacher_logits, temperature, dim=1) if alpha < 1 else zero
     if alpha < 1 and beta > 0:
         if student_features is None or teacher_features is None:

@@ -79,16 +79,17 @@ class RawSegmentationMetrics(nn.Module):
 
     def compute(self) -> dict:
         out: dict = {}
-        cm = self.agree.compute() if self.agree.update_called else torch.zeros(1)
+        # compute() on every rank (it gathers over DDP ranks; a rank without frames still takes part)
+        cm = self.agree.compute()
         if int(cm.sum()) > 0:
             _, miou, acc = iou_from_confusion(cm)
             out.update(miou_agree=round(100 * float(miou), 2), pixel_agree=round(100 * float(acc), 2),
                        n_pixels=int(cm.sum()))
-        cm = self.gt.compute() if self.gt.update_called else torch.zeros(1)
+        cm = self.gt.compute()
         if int(cm.sum()) > 0:
             iou, miou, acc = iou_from_confusion(cm)
             out.update(gt_miou=round(100 * float(miou), 2), gt_pixel_acc=round(100 * float(acc), 2))
             out.update({f"iou_{n}": (None if torch.isnan(v) else round(100 * float(v), 2))
                         for n, v in zip(self.class_names, iou)})
-        out["n_frames"] = int(self.frames.compute()) if self.frames.update_called else 0
+        out["n_frames"] = int(self.frames.compute())
         return out

@@ -12,7 +12,8 @@ key name) and checks its sha256 when one is given.
 
 Any torchvision segmentation model (``deeplabv3_resnet50``, ``deeplabv3_mobilenet_v3_large``, ``fcn_resnet50``,
 ``lraspp_mobilenet_v3_large``, ...) works too, by name with its ``weights=`` enum name (loaded through torchvision's
-cache, downloaded when online) or a state-dict file; their head output is at 1/8 of the input.
+cache, downloaded when online) or a state-dict file; their head output is at the backbone's output stride (8 for
+the ResNet DeepLabV3/FCN models, 16 for ``deeplabv3_mobilenet_v3_large``, 8 for LR-ASPP's low-level branch).
 """
 
 from __future__ import annotations
@@ -119,7 +120,8 @@ class Segmenter(nn.Module):
     """A semantic segmentation model with its input preprocessing.
 
     ``forward(x)`` returns ``(logits, features)``: logits (B, K, h, w) at the head's output resolution (1/8 of the
-    input for every model here: the N locations of ISP Distillation's Eq. 8), and the backbone's last feature map
+    input for the Lite LR-ASPP models and torchvision's ResNet DeepLabV3/FCN; 1/16 for
+    ``deeplabv3_mobilenet_v3_large``: the N locations of ISP Distillation's Eq. 8), and the backbone's last feature map
     (B, C, h', w') (the ``f`` of the feature l2 term). :meth:`predict` gives the logits bilinearly upsampled to the
     input size (the mask's resolution).
 
@@ -241,6 +243,9 @@ def build_segmenter(name: str = "lraspp_efficientnet_lite0", weights=IMAGENET_BA
         try:
             tv = torchvision.models.get_model(key, weights=enum_name, weights_backbone=None,
                                               **({} if enum_name else {"num_classes": int(num_classes)}))
+        except (KeyError, ValueError) as e:
+            raise WeightsError(f"unknown torchvision weights {enum_name!r} for {key} ({str(e).splitlines()[0]})") \
+                from None
         except (OSError, RuntimeError) as e:
             raise WeightsError(f"could not load torchvision weights {enum_name!r} for {key}: "
                                f"{str(e).splitlines()[0]} (put the file in {torch.hub.get_dir()}/checkpoints or pass "

@@ -156,3 +156,24 @@ def test_classification_figures_unchanged(tmp_path, random_photos):
     floats = [v.double() for k, v in sd.items() if k.startswith("student.") and v.is_floating_point()]
     assert sum(float(v.sum()) for v in floats) == pytest.approx(425679.23478183296, rel=1e-7)
     assert sum(float(v.abs().sum()) for v in floats) == pytest.approx(742008.3642134483, rel=1e-7)
+
+
+def test_evaluate_on_another_folder_and_class_mismatch(teacher, tmp_path, tiny_segmentation):
+    """``evaluate CKPT --data FOLDER`` scores the whole folder (images/ + labels/), whatever max_frames the run
+    had; a folder of another class list is refused in one line."""
+    import shutil
+
+    from rawvision.config import ConfigError
+
+    root, out, tm, _ = teacher
+    m, run_dir = run(_cfg(root, out, method="hard_labels", run_name="mf", teacher_weights=tm["teacher_file"],
+                          max_frames=1))
+    assert m["n_frames"] == 1
+    folder = tmp_path / "scene"
+    shutil.copytree(root / "val", folder)
+    ev, used = evaluate_checkpoint(run_dir / "checkpoints" / "last.ckpt", data=str(folder))
+    assert ev["n_frames"] == 2 and used["eval_split"] == "all"
+    other = tiny_segmentation(tmp_path / "other", classes=("a", "b", "c", "d"), void=4)
+    with pytest.raises(ConfigError, match="trained for 3 classes .* the data has 4 classes"):
+        evaluate_checkpoint(run_dir / "checkpoints" / "last.ckpt", data=str(other / "val"),
+                            raw_settings={"classes": str(other / "classes.txt")})

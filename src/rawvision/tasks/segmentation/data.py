@@ -219,6 +219,9 @@ class SegmentationDataModule(RawDataModule):
         evaluation), computed once per datamodule."""
         if getattr(self, "_cfa_stats", None) is None:
             self.setup("fit")
+            if not self.train_images:
+                raise DataError(f"segmentation data {self.data}: no training frame for the per-CFA statistics "
+                                f"(eval_split='all' only scores a folder)")
             stats = CFAStatistics(self.pattern)
             for i, img in enumerate(self.train_images):
                 g = torch.Generator().manual_seed(self.noise_seed + 1_000_000 + i)

@@ -8,7 +8,8 @@ Methods (the classification task's names, per pixel):
 - ``rgb_teacher``: the trained teacher on the clean RGB frame (the upper bound).
 - ``pretrained`` (a): the teacher on the bilinearly demosaiced RAW, no training.
 - ``hard_labels`` (b): student trained on the teacher's per-location argmax (the paper's "training with labels").
-- ``kd`` (c): per-location KD only (Eq. 8 with the CE term weighted alpha).
+- ``kd`` (c): Eq. 8 without the feature term: ``alpha`` CE on the teacher's argmax + ``(1 - alpha)`` KD per location
+  (KD only at alpha 0, the Table IV config's setting; the paper's alpha is 0.9).
 - ``isp_distillation`` (d): Eq. 8 + the feature l2 on the backbone's last feature map.
 - ``gt_labels`` (e): student trained on the ground-truth masks (CE, void ignored).
 
@@ -19,6 +20,7 @@ Students are initialised from the teacher and read the RAW mosaic through the cl
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import lightning as L
 import torch
@@ -51,7 +53,8 @@ class RawSegmentation(RngStateMixin, L.LightningModule):
 
     Batches: ``rgb`` (B, 3, H, W) float in [0, 1], ``raw`` (B, 1, H, W) float, ``label`` (B, H, W) int64 with
     ``ignore_index`` (void) where unlabelled (:class:`~rawvision.tasks.segmentation.SegmentationDataModule`). Evaluation
-    scores full frames at the labels' resolution (logits upsampled bilinearly from the head's 1/8): mIoU and pixel
+    scores full frames at the labels' resolution (logits upsampled bilinearly from the head's output: 1/8 for the
+    Lite LR-ASPP models): mIoU and pixel
     agreement with the teacher's mask on the clean RGB frame (Table IV's protocol), GT mIoU, per-class IoU and
     pixel accuracy (percentages), kept in ``last_eval``.
 
@@ -130,8 +133,22 @@ class RawSegmentation(RngStateMixin, L.LightningModule):
             raise ValueError(f"method {method} needs a trained teacher: give teacher_weights (the teacher.pth of a "
                              f"'--method train_teacher' run, or a torchvision weights enum name); an ImageNet "
                              f"backbone with a random head is never a teacher")
+        tw = str(teacher_weights)
+        if teacher_weights is not None and ("/" in tw or tw.endswith((".pth", ".pt"))) and not Path(tw).is_file():
+            raise ValueError(f"teacher weights file {tw} not found")
         if lr_schedule not in ("cosine", "constant"):
             raise ValueError(f"lr_schedule must be cosine or constant, got {lr_schedule!r}")
+
+    def check_data(self, dm) -> None:
+        """Raise a one-line ConfigError when ``dm``'s classes or void index are not the ones this model was trained
+        for (evaluating a checkpoint on another folder or class list)."""
+        from rawvision.config import ConfigError
+
+        names, void = list(dm.class_names), int(dm.void)
+        if names != list(self.hparams.class_names) or void != self.void_index:
+            raise ConfigError(f"the model was trained for {len(self.hparams.class_names)} classes "
+                              f"{list(self.hparams.class_names)[:4]}... with void {self.void_index}; the data has "
+                              f"{len(names)} classes {names[:4]}... with void {void}")
 
     @classmethod
     def load_from_checkpoint(cls, checkpoint_path, *args, **kwargs):
@@ -220,8 +237,6 @@ class RawSegmentation(RngStateMixin, L.LightningModule):
         """``train_teacher``: write the trained model's weights to ``<run dir>/teacher.pth`` (rank 0)."""
         if self.method != "train_teacher" or not self.trainer.is_global_zero:
             return
-        from pathlib import Path
-
         path = Path(self.trainer.default_root_dir) / TEACHER_FILE
         sha = save_segmenter(self.student, path)
         self.teacher_file = {"teacher_file": str(path), "teacher_sha256": sha}
