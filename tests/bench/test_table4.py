@@ -31,6 +31,9 @@ def test_table4_rows_summary_and_figure(tmp_path, tiny_segmentation):
     assert all("run_dir" not in r for r in s["runs"])
     with Image.open(tmp_path / "fig.png") as im:
         assert im.size[0] > 400 and im.size[1] > 200
+    text = table4.summarize(tmp_path / "s.json")
+    assert "raw: mIoU agreement (d) - (b) =" in text and "paper Table IV: 92.47 -> 94.98" in text
+    assert "| per-class GT IoU (%) | sky | road | car |" in text
     md = (tmp_path / "b" / "results.md").read_text()
     assert "raw: (d) ISP Distillation (Eq. 8 + features)" in md
 

@@ -36,7 +36,7 @@ from rawvision.config import TASKS, ConfigError
 from rawvision.runner import results_table, run
 from rawvision.tasks.segmentation.module import SEGMENTATION_METHODS
 
-__all__ = ["RAW_SETTINGS", "PAPER_TABLE4", "aggregate", "main", "write_figure"]
+__all__ = ["RAW_SETTINGS", "PAPER_TABLE4", "aggregate", "main", "summarize", "write_figure"]
 
 #: The two RAW settings of Table IV: changes of the task configuration.
 RAW_SETTINGS = {
@@ -77,6 +77,45 @@ def _table(rows: list[dict], spread: dict) -> str:
     for k, v in names.items():
         text = text.replace(f"| {k} |", f"| {v} |")
     return text
+
+
+def summarize(path: str | Path) -> str:
+    """The Markdown tables of a table4 summary (or results) JSON: the Table IV analogue (mean ± std over seeds),
+    per-class IoU, and (d) - (b) per setting with the paper's figure beside it.
+
+    Raises:
+        ConfigError: a file that is not a table4 summary (one line).
+    """
+    try:
+        report = json.loads(Path(path).read_text())
+        runs = report["runs"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ConfigError(f"{path}: not a table4 summary JSON ({e})") from None
+    rows, spread = aggregate(runs)
+    text = _table(rows, spread)
+    by = {r["method"]: r for r in rows}
+    names = [k[4:] for k in rows[0] if k.startswith("iou_")] if rows else []
+    if names:
+        text += "\n| per-class GT IoU (%) | " + " | ".join(names) + " |\n|---|" + "---:|" * len(names) + "\n"
+        for r in rows:
+            text += f"| {r['method']} | " + " | ".join(
+                "–" if r.get(f"iou_{n}") is None else f"{r[f'iou_{n}']:.1f}" for n in names) + " |\n"
+    for setting, paper in PAPER_TABLE4.items():
+        b, d = by.get(f"{setting}/hard_labels"), by.get(f"{setting}/isp_distillation")
+        if not b or not d:
+            continue
+        per_seed = {}
+        for r in runs:
+            if r.get("setting") == setting and r.get("method", r["row"].split("/")[-1]) in ("hard_labels",
+                                                                                           "isp_distillation"):
+                per_seed.setdefault(r["seed"], {})[r["row"].split("/")[-1]] = r["miou_agree"]
+        diffs = [v["isp_distillation"] - v["hard_labels"] for v in per_seed.values() if len(v) == 2]
+        sd = f" ± {statistics.stdev(diffs):.2f}" if len(diffs) > 1 else ""
+        text += (f"\n{setting}: mIoU agreement (d) - (b) = {statistics.fmean(diffs):+.2f}{sd} over {len(diffs)} "
+                 f"seed(s) (per seed {[round(x, 2) for x in diffs]}); paper Table IV: "
+                 f"{paper['hard_labels']} -> {paper['isp_distillation']} "
+                 f"({paper['isp_distillation'] - paper['hard_labels']:+.2f})")
+    return text + "\n"
 
 
 def _masks_for_figure(dm, cfg, d_checkpoint: str | None, frames: list[int]) -> dict[str, list[torch.Tensor]]:
@@ -157,7 +196,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--include", default=None, metavar="SUMMARY_JSON",
                     help="start from the runs of an earlier summary (e.g. more seeds of some rows): the table "
                          "aggregates them with this invocation's runs")
+    ap.add_argument("--summarize", metavar="SUMMARY_JSON", default=None,
+                    help="print the tables of an earlier run's summary JSON, run nothing")
     args = ap.parse_args(argv)
+    if args.summarize:
+        try:
+            print(summarize(args.summarize))
+        except ConfigError as e:
+            print(f"error: {e}")
+            return 2
+        return 0
     try:
         cfg = task_config("segmentation", args.config, args.settings, epochs=args.epochs,
                           max_frames=args.max_frames, teacher_weights=args.teacher_weights, progress=False)
