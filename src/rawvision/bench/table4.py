@@ -65,7 +65,7 @@ def aggregate(runs: list[dict]) -> tuple[list[dict], dict]:
             vals = [r[k] for r in rs if isinstance(r.get(k), (int, float))]
             if vals:
                 row[k] = round(statistics.fmean(vals), 2)
-                if len(vals) > 1:
+                if len(vals) > 1 and k != "n_frames":  # counts are the same every seed
                     spread[(key, k)] = round(statistics.stdev(vals), 2)
         rows.append(row)
     return rows, spread
