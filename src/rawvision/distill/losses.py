@@ -102,8 +102,19 @@ def isp_distillation_loss(
         raise ValueError(f"beta must be >= 0, got {beta}")
     if labels is None:
         labels = teacher_logits.argmax(dim=1)
+    return _combine(student_logits, labels, student_logits, teacher_logits, student_features, teacher_features,
+                    alpha, temperature, beta, ignore_index)
+
+
+def _combine(ce_logits, labels, student_logits, teacher_logits, student_features, teacher_features, alpha,
+             temperature, beta, ignore_index) -> dict[str, torch.Tensor]:
+    """Eq. 7 / Eq. 8's terms: CE of ``ce_logits`` against ``labels`` (``ignore_index`` left out; 0, not NaN, when
+    every label is ignored), KD between the logits along axis 1, the feature l2; and their weighted sum."""
     zero = student_logits.new_zeros(())
-    ce = F.cross_entropy(student_logits.float(), labels, ignore_index=ignore_index) if alpha > 0 else zero
+    if alpha > 0 and bool((labels != ignore_index).any()):
+        ce = F.cross_entropy(ce_logits.float(), labels, ignore_index=ignore_index)
+    else:
+        ce = ce_logits.float().sum() * 0.0 if alpha > 0 else zero
     kd = kd_loss(student_logits, teacher_logits, temperature, dim=1) if alpha < 1 else zero
     if alpha < 1 and beta > 0:
         if student_features is None or teacher_features is None:
@@ -182,17 +193,5 @@ def segmentation_distillation_loss(
             logits_ce = F.interpolate(student_logits.float(), size=labels.shape[-2:], mode="bilinear",
                                       align_corners=False)
         labels = labels.long()
-    zero = student_logits.new_zeros(())
-    if alpha > 0 and bool((labels != void_index).any()):
-        ce = F.cross_entropy(logits_ce.float(), labels, ignore_index=void_index)
-    else:  # no CE term, or a batch that is all void: 0 with a gradient path, not 0/0 = NaN
-        ce = logits_ce.float().sum() * 0.0
-    kd = kd_loss(student_logits, teacher_logits, temperature, dim=1) if alpha < 1 else zero
-    if alpha < 1 and beta > 0:
-        if student_features is None or teacher_features is None:
-            raise ValueError("the feature loss (beta > 0) needs student_features and teacher_features")
-        feat = feature_loss(student_features, teacher_features)
-    else:
-        feat = zero
-    loss = alpha * ce + (1 - alpha) * (kd + beta * feat)
-    return {"loss": loss, "ce": ce.detach(), "kd": kd.detach(), "feat": feat.detach()}
+    return _combine(logits_ce, labels, student_logits, teacher_logits, student_features, teacher_features, alpha,
+                    temperature, beta, void_index)

@@ -4,6 +4,6 @@
 ``segmentation`` (per-pixel ISP Distillation, Eq. 8). Room is kept for ``isp`` (a learned RAW -> RGB ISP): a new task is a new subpackage here and
 one line in ``TASKS``."""
 
-from rawvision.tasks.base import RawDataModule, RngStateMixin, param_groups
+from rawvision.tasks.base import EvalHooksMixin, RawDataModule, RngStateMixin, adamw_schedule, param_groups
 
-__all__ = ["RawDataModule", "RngStateMixin", "param_groups"]
+__all__ = ["EvalHooksMixin", "RawDataModule", "RngStateMixin", "adamw_schedule", "param_groups"]

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from rawvision.data.sampling import EpochSampler, EvalSampler, ResumableLoader, seeded_generator
 
-__all__ = ["RawDataModule", "RngStateMixin", "param_groups"]
+__all__ = ["EvalHooksMixin", "RawDataModule", "RngStateMixin", "adamw_schedule", "param_groups"]
 
 
 class RawDataModule(L.LightningDataModule):
@@ -131,3 +131,33 @@ def param_groups(model: torch.nn.Module, front_end: torch.nn.Module | None, lr: 
     if front_end is not None:
         groups.append({"params": [p for p in front_end.parameters() if p.requires_grad], "lr": front_end_lr or lr})
     return [g for g in groups if g["params"]]
+
+
+class EvalHooksMixin:
+    """LightningModule mixin: the test and validation hooks of a module with ``test_metrics`` / ``val_metrics``,
+    ``_eval_step(batch, metrics)`` (updates them) and ``_eval_end(prefix, metrics) -> dict`` (computes, logs and
+    resets); the results land in ``last_eval`` (test) and ``last_val`` (validation: choose settings on it)."""
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._eval_step(batch, self.test_metrics)
+
+    def on_test_epoch_end(self) -> None:
+        self.last_eval = self._eval_end("test", self.test_metrics)
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._eval_step(batch, self.val_metrics)
+
+    def on_validation_epoch_end(self) -> None:
+        self.last_val = self._eval_end("val", self.val_metrics)
+
+
+def adamw_schedule(groups: list[dict], lr: float, weight_decay: float, schedule: str, module):
+    """AdamW over ``groups``; ``schedule`` ``"constant"`` (the optimizer alone; no Trainer needed) or ``"cosine"``
+    (per-step cosine decay to 0 over ``module.trainer.estimated_stepping_batches``), in Lightning's
+    ``configure_optimizers`` format."""
+    opt = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
+    if schedule == "constant":
+        return opt
+    steps = max(1, int(module.trainer.estimated_stepping_batches))
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -14,7 +14,7 @@ from rawvision.distill.losses import isp_distillation_loss
 from rawvision.metrics.classification import RawClassificationMetrics
 from rawvision.models.adapter import BilinearDemosaic, RawInputAdapter
 from rawvision.models.classifiers import IMAGENET_MEAN, IMAGENET_STD, build_classifier
-from rawvision.tasks.base import RawDataModule, RngStateMixin, param_groups
+from rawvision.tasks.base import EvalHooksMixin, RawDataModule, RngStateMixin, adamw_schedule, param_groups
 
 __all__ = ["METHODS", "TRAINED_METHODS", "ISPDistillation", "check_method"]
 
@@ -40,7 +40,7 @@ def check_method(method: str) -> str:
     return method
 
 
-class ISPDistillation(RngStateMixin, L.LightningModule):
+class ISPDistillation(EvalHooksMixin, RngStateMixin, L.LightningModule):
     """Train a classifier that reads RAW by distilling an RGB classifier on RAW/RGB pairs (no human labels).
 
     Batches are dicts with ``rgb`` (B, 3, H, W) in [0, 1], ``raw`` (B, 1, H, W) and ``label`` (B,) (-1 unlabelled),
@@ -235,12 +235,8 @@ class ISPDistillation(RngStateMixin, L.LightningModule):
         groups = param_groups(self.student, self.student.preprocess, self.hparams.lr, self.hparams.front_end_lr)
         if self.projection is not None:
             groups.append({"params": list(self.projection.parameters())})
-        opt = torch.optim.AdamW(groups, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
-        if self.hparams.lr_schedule == "constant":
-            return opt
-        steps = max(1, int(self.trainer.estimated_stepping_batches))
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return adamw_schedule(groups, self.hparams.lr, self.hparams.weight_decay, self.hparams.lr_schedule,
+                              self)
 
     # -- evaluation --------------------------------------------------------------------------------------------
     def _eval_step(self, batch: dict, metrics: RawClassificationMetrics) -> None:
@@ -253,19 +249,6 @@ class ISPDistillation(RngStateMixin, L.LightningModule):
         metrics.reset()
         self.log_dict({f"{prefix}/{k}": float(v) for k, v in res.items() if v is not None}, sync_dist=False)
         return res
-
-    def test_step(self, batch: dict, batch_idx: int) -> None:
-        self._eval_step(batch, self.test_metrics)
-
-    def on_test_epoch_end(self) -> None:
-        self.last_eval = self._eval_end("test", self.test_metrics)
-
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        """The validation split (choose settings on it); results in ``last_val``."""
-        self._eval_step(batch, self.val_metrics)
-
-    def on_validation_epoch_end(self) -> None:
-        self.last_val = self._eval_end("val", self.val_metrics)
 
 
 def _freeze_after(net: nn.Module, trainable_fraction: float) -> list[nn.Module]:

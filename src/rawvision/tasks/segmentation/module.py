@@ -31,7 +31,7 @@ from rawvision.metrics.segmentation import RawSegmentationMetrics
 from rawvision.models.adapter import BilinearDemosaic, RawInputAdapter
 from rawvision.models.classifiers import IMAGENET_MEAN, IMAGENET_STD
 from rawvision.models.segmenters import IMAGENET_BACKBONE, build_segmenter, save_segmenter, upsample_logits
-from rawvision.tasks.base import RawDataModule, RngStateMixin
+from rawvision.tasks.base import EvalHooksMixin, RawDataModule, RngStateMixin, adamw_schedule
 
 __all__ = ["SEGMENTATION_METHODS", "RawSegmentation", "TEACHER_FILE"]
 
@@ -48,7 +48,7 @@ _STUDENT_METHODS = ("hard_labels", "kd", "isp_distillation", "gt_labels")
 TEACHER_FILE = "teacher.pth"
 
 
-class RawSegmentation(RngStateMixin, L.LightningModule):
+class RawSegmentation(EvalHooksMixin, RngStateMixin, L.LightningModule):
     """A segmentation model that reads RAW, distilled per location from an RGB segmentation teacher.
 
     Batches: ``rgb`` (B, 3, H, W) float in [0, 1], ``raw`` (B, 1, H, W) float, ``label`` (B, H, W) int64 with
@@ -226,12 +226,8 @@ class RawSegmentation(RngStateMixin, L.LightningModule):
 
     def configure_optimizers(self):
         params = [p for p in self.student.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
-        if self.hparams.lr_schedule == "constant":
-            return opt
-        steps = max(1, int(self.trainer.estimated_stepping_batches))
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return adamw_schedule([{"params": params}], self.hparams.lr, self.hparams.weight_decay,
+                              self.hparams.lr_schedule, self)
 
     def on_fit_end(self) -> None:
         """``train_teacher``: write the trained model's weights to ``<run dir>/teacher.pth`` (rank 0)."""
@@ -261,15 +257,3 @@ class RawSegmentation(RngStateMixin, L.LightningModule):
         self.log_dict({f"{prefix}/{k}": float(v) for k, v in res.items() if isinstance(v, (int, float))},
                       sync_dist=False)
         return {**res, **(self.teacher_file or {})}
-
-    def test_step(self, batch: dict, batch_idx: int) -> None:
-        self._eval_step(batch, self.test_metrics)
-
-    def on_test_epoch_end(self) -> None:
-        self.last_eval = self._eval_end("test", self.test_metrics)
-
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self._eval_step(batch, self.val_metrics)
-
-    def on_validation_epoch_end(self) -> None:
-        self.last_val = self._eval_end("val", self.val_metrics)
