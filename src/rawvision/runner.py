@@ -356,9 +356,7 @@ def results_table(rows: list[dict], spread: dict | None = None) -> str:
     from rawvision.tasks.segmentation.module import SEGMENTATION_METHODS
 
     seg = bool(rows) and rows[0].get("task") == "segmentation"
-    keys = _SEG_ROW_KEYS if seg else _ROW_KEYS
-    if seg:
-        METHODS = SEGMENTATION_METHODS  # noqa: N806
+    keys, names = (_SEG_ROW_KEYS, SEGMENTATION_METHODS) if seg else (_ROW_KEYS, METHODS)
     head = "| method | " + " | ".join(h for _, h in keys) + " |"
     lines = [head, "|---|" + "---:|" * len(keys)]
     for r in rows:
@@ -372,5 +370,5 @@ def results_table(rows: list[dict], spread: dict | None = None) -> str:
                 s += f" ± {spread[(r['method'], k)]:.2f}"
             cells.append(s)
         name = r.get("method", r.get("task", "?"))
-        lines.append(f"| {METHODS.get(name, name)} | " + " | ".join(cells) + " |")
+        lines.append(f"| {names.get(name, name)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

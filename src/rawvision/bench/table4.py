@@ -73,7 +73,7 @@ def aggregate(runs: list[dict]) -> tuple[list[dict], dict]:
 
 def _table(rows: list[dict], spread: dict) -> str:
     names = {f"{s}/{m}": f"{s}: {d}" for s in ("raw", "short", "rgb") for m, d in SEGMENTATION_METHODS.items()}
-    text = results_table([{**r, "method": r["method"]} for r in rows], spread)
+    text = results_table(rows, spread)
     for k, v in names.items():
         text = text.replace(f"| {k} |", f"| {v} |")
     return text

@@ -111,10 +111,12 @@ def _combine(ce_logits, labels, student_logits, teacher_logits, student_features
     """Eq. 7 / Eq. 8's terms: CE of ``ce_logits`` against ``labels`` (``ignore_index`` left out; 0, not NaN, when
     every label is ignored), KD between the logits along axis 1, the feature l2; and their weighted sum."""
     zero = student_logits.new_zeros(())
-    if alpha > 0 and bool((labels != ignore_index).any()):
-        ce = F.cross_entropy(ce_logits.float(), labels, ignore_index=ignore_index)
+    if alpha > 0:  # the mean over the labelled entries, as reduction="mean"; 0 (not 0/0) when none is labelled,
+        # without a host sync on the count
+        n = (labels != ignore_index).sum().clamp_min(1)
+        ce = F.cross_entropy(ce_logits.float(), labels, ignore_index=ignore_index, reduction="sum") / n
     else:
-        ce = ce_logits.float().sum() * 0.0 if alpha > 0 else zero
+        ce = zero
     kd = kd_loss(student_logits, teacher_logits, temperature, dim=1) if alpha < 1 else zero
     if alpha < 1 and beta > 0:
         if student_features is None or teacher_features is None:

@@ -25,6 +25,7 @@ from rawvision.models.weights import (
     is_lukemelas_state_dict,
     load_lukemelas_state_dict,
     load_state_dict_by_name,
+    names_a_file,
     read_state_dict,
 )
 
@@ -265,7 +266,7 @@ def build_classifier(name: str = "efficientnet_lite0", weights="DEFAULT", *, ver
             f"name such as resnet18 or mobilenet_v2"
         )
     file = None
-    if isinstance(weights, (str, os.PathLike)) and (os.sep in str(weights) or str(weights).endswith((".pth", ".pt"))):
+    if names_a_file(weights):
         file, weights = weights, None
     try:
         net = torchvision.models.get_model(key, weights=weights)

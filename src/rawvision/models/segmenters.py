@@ -18,7 +18,6 @@ the ResNet DeepLabV3/FCN models, 16 for ``deeplabv3_mobilenet_v3_large``, 8 for 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
@@ -26,7 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from rawvision.models.classifiers import IMAGENET_MEAN, IMAGENET_STD, InputNormalization
-from rawvision.models.weights import LITE_WEIGHTS, WeightsError, load_state_dict_by_name, read_state_dict, sha256_of
+from rawvision.models.weights import (LITE_WEIGHTS, WeightsError, load_state_dict_by_name, names_a_file,
+                                     read_state_dict, sha256_of)
 
 __all__ = ["LRASPPHead", "Segmenter", "available_segmenters", "build_segmenter", "LITE_SEGMENTERS",
            "IMAGENET_BACKBONE"]
@@ -212,8 +212,7 @@ def build_segmenter(name: str = "lraspp_efficientnet_lite0", weights=IMAGENET_BA
     if int(num_classes) < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
     file = None
-    if weights is not None and str(weights) != IMAGENET_BACKBONE and (
-            isinstance(weights, os.PathLike) or os.sep in str(weights) or str(weights).endswith((".pth", ".pt"))):
+    if names_a_file(weights):
         file = Path(weights)
         if not file.is_file():
             raise WeightsError(f"segmentation weights file {file} not found")

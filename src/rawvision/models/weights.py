@@ -35,6 +35,7 @@ __all__ = [
     "lukemelas_to_timm",
     "read_state_dict",
     "sha256_of",
+    "names_a_file",
 ]
 
 
@@ -138,6 +139,19 @@ class EfficientNetLiteWeights(enum.Enum):
 
 #: rawvision's architecture names -> their weights: the one map from ``efficientnet_liteN`` to the Lite facts.
 LITE_WEIGHTS: dict[str, EfficientNetLiteWeights] = {w.meta.name: w for w in EfficientNetLiteWeights}
+
+
+def names_a_file(weights) -> bool:
+    """Whether a ``weights=`` value names a weights file rather than an enum name: a path object, or a string that
+    holds a path separator or ends in ``.pth`` / ``.pt``.
+
+    Example:
+        >>> names_a_file("runs/t/teacher.pth"), names_a_file("IMAGENET1K_V1"), names_a_file(None)
+        (True, False, False)
+    """
+    if isinstance(weights, os.PathLike):
+        return True
+    return isinstance(weights, str) and (os.sep in weights or "/" in weights or weights.endswith((".pth", ".pt")))
 
 
 def sha256_of(path: str | os.PathLike) -> str:

@@ -30,6 +30,7 @@ from rawvision.distill.losses import segmentation_distillation_loss
 from rawvision.metrics.segmentation import RawSegmentationMetrics
 from rawvision.models.adapter import BilinearDemosaic, RawInputAdapter
 from rawvision.models.classifiers import IMAGENET_MEAN, IMAGENET_STD
+from rawvision.models.weights import names_a_file
 from rawvision.models.segmenters import IMAGENET_BACKBONE, build_segmenter, save_segmenter, upsample_logits
 from rawvision.tasks.base import EvalHooksMixin, RawDataModule, RngStateMixin, adamw_schedule
 
@@ -133,9 +134,8 @@ class RawSegmentation(EvalHooksMixin, RngStateMixin, L.LightningModule):
             raise ValueError(f"method {method} needs a trained teacher: give teacher_weights (the teacher.pth of a "
                              f"'--method train_teacher' run, or a torchvision weights enum name); an ImageNet "
                              f"backbone with a random head is never a teacher")
-        tw = str(teacher_weights)
-        if teacher_weights is not None and ("/" in tw or tw.endswith((".pth", ".pt"))) and not Path(tw).is_file():
-            raise ValueError(f"teacher weights file {tw} not found")
+        if names_a_file(teacher_weights) and not Path(teacher_weights).is_file():
+            raise ValueError(f"teacher weights file {teacher_weights} not found")
         if lr_schedule not in ("cosine", "constant"):
             raise ValueError(f"lr_schedule must be cosine or constant, got {lr_schedule!r}")
 
