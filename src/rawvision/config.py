@@ -90,6 +90,7 @@ TASKS: dict[str, TaskSpec] = {
                              "rawvision.tasks.segmentation.data:SegmentationDataModule",
                              from_data=(("num_classes", "num_classes"), ("class_names", "class_names"),
                                         ("ignore_index", "void")), skip=("build_weights",)),
+    "isp": TaskSpec("rawvision.tasks.isp.module:LearnedISP", "rawvision.tasks.isp.data:IspPairDataModule"),
 }
 
 

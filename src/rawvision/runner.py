@@ -203,7 +203,7 @@ def run(cfg, resume: str | Path | None = None, datamodule=None, callbacks: list 
         _claim_run_dir(run_dir, cfg.overwrite, resume is not None)
         write_atomic(run_dir / INCOMPLETE, "this run has not finished (interrupted, failed or still running)\n")
         write_atomic(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    trained = getattr(module, "method", "trained") not in ("pretrained", "rgb_teacher")
+    trained = getattr(module, "method", "trained") not in ("pretrained", "rgb_teacher", *getattr(module, "EVAL_ONLY", ()))
     t0 = time.perf_counter()
     facts: dict = {"task": cfg.task}
     if hasattr(module, "method"):
@@ -349,14 +349,23 @@ _SEG_ROW_KEYS = (
 )
 
 
+_ISP_ROW_KEYS = (
+    ("psnr", "PSNR (dB)"), ("ms_ssim", "MS-SSIM"), ("params", "params"), ("n_patches", "patches"),
+    ("train_img_per_s", "train img/s"),
+)
+
+
 def results_table(rows: list[dict], spread: dict | None = None) -> str:
     """A Markdown table of metrics dicts, one row each (classification's columns, or segmentation's when the rows
     are of that task); ``spread`` maps ``(method, key)`` to a std."""
     from rawvision.tasks.classification.module import METHODS
     from rawvision.tasks.segmentation.module import SEGMENTATION_METHODS
 
-    seg = bool(rows) and rows[0].get("task") == "segmentation"
-    keys, names = (_SEG_ROW_KEYS, SEGMENTATION_METHODS) if seg else (_ROW_KEYS, METHODS)
+    from rawvision.tasks.isp.module import ISP_METHODS
+
+    task = rows[0].get("task") if rows else None
+    keys, names = {"segmentation": (_SEG_ROW_KEYS, SEGMENTATION_METHODS),
+                   "isp": (_ISP_ROW_KEYS, ISP_METHODS)}.get(task, (_ROW_KEYS, METHODS))
     head = "| method | " + " | ".join(h for _, h in keys) + " |"
     lines = [head, "|---|" + "---:|" * len(keys)]
     for r in rows:

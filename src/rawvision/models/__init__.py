@@ -1,5 +1,5 @@
 """Models: ImageNet classifiers and segmentation models by name (teachers, students), the RAW input adapter and
-learned ISPs (TA-ISP)."""
+learned ISPs (TA-ISP, LW-ISP)."""
 
 from rawvision.models.adapter import BilinearDemosaic, RawInputAdapter
 from rawvision.models.classifiers import (
@@ -16,6 +16,7 @@ from rawvision.models.ta_isp import (
     RegionGuidedFeatureModulation,
     TAISP,
 )
+from rawvision.models.lw_isp import LW_ISP_PARAMS, LW_ISP_VARIANTS, LWISP, LWISPFrontEnd, lw_isp, lw_isp_teacher, lw_isp_tiled
 from rawvision.models.weights import EfficientNetLiteWeights, WeightsError, sha256_of
 
 __all__ = [
@@ -28,6 +29,10 @@ __all__ = [
     "HierarchicalSpatialAttention",
     "InputNormalization",
     "LRASPPHead",
+    "LWISP",
+    "LWISPFrontEnd",
+    "LW_ISP_PARAMS",
+    "LW_ISP_VARIANTS",
     "RawInputAdapter",
     "RegionGuidedFeatureModulation",
     "Segmenter",
@@ -38,5 +43,8 @@ __all__ = [
     "build_classifier",
     "build_detector",
     "build_segmenter",
+    "lw_isp",
+    "lw_isp_teacher",
+    "lw_isp_tiled",
     "sha256_of",
 ]
