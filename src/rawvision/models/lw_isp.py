@@ -149,7 +149,7 @@ class LWISP(nn.Module):
         width: base width (16 in the paper); levels are width x (1, 2, 4, 8, 16).
 
     Shapes: ``forward`` takes (B, in_channels, h, w) float, h and w multiples of 2 for the student (the packed
-    planes of an H x W mosaic, h = H/2) - any size: it is reflect-padded to multiples of 16 internally and the output
+    planes of an H x W mosaic, h = H/2) - any size: it is reflect-padded to multiples of 16 (at least 32) internally and the output
     cropped back - and returns (B, 3, 2h, 2w) (student) or (B, 3, h, w) (teacher) in (0, 1). Input values: the
     normalised RAW (0 = black level, 1 = white level) or sRGB in [0, 1].
 
@@ -246,7 +246,8 @@ class LWISP(nn.Module):
 
     def _padded(self, x: torch.Tensor) -> tuple[torch.Tensor, int, int]:
         h, w = x.shape[-2:]
-        ph, pw = (-h) % _GRID, (-w) % _GRID
+        # multiples of 16, at least 32: the 1/16 bottleneck's reflection-padded conv needs 2 x 2 at least
+        ph, pw = max((-h) % _GRID, 2 * _GRID - h), max((-w) % _GRID, 2 * _GRID - w)
         if ph or pw:
             mode = "reflect" if h > ph and w > pw else "replicate"
             x = F.pad(x, (0, pw, 0, ph), mode=mode)
