@@ -111,14 +111,15 @@ class IspPairDataModule(PhotoPatchDataModule):
         ds = self.train_set
         return RandomCropDataset(ds.images, ds.labels, len(ds), self.crop_size, seed=self.seed)
 
-    def _with_camera(self, ds: PatchDataset) -> Dataset:
+    def with_camera(self, ds: PatchDataset) -> Dataset:
+        """``ds`` (the test or validation patches, after :meth:`setup`) with each patch's simulated camera."""
         return _WithCamera(ds, *self._cameras[id(ds)])
 
     def test_dataloader(self):
-        return self.eval_loader(self._with_camera(self.test_set))
+        return self.eval_loader(self.with_camera(self.test_set))
 
     def val_dataloader(self):
-        return self.eval_loader(self._with_camera(self.val_set))
+        return self.eval_loader(self.with_camera(self.val_set))
 
     def has_labels(self) -> bool:
         return False
